@@ -1,0 +1,300 @@
+"""PosEncModel and PosEncForSequenceClassification: shapes, attention backends, padding,
+position tables, losses, and save/load."""
+
+import copy
+import itertools
+import json
+
+import pytest
+import torch
+from transformers import AutoModel, AutoModelForSequenceClassification
+
+from posenc_hf import PosEncConfig, PosEncForSequenceClassification, PosEncModel
+from posenc_hf.configuration_posenc import LAYER_NORM_POSITIONS, POOLING_TYPES, POSITION_EMBEDDING_TYPES
+from posenc_hf.modeling_posenc import POSITION_EMBEDDINGS
+
+
+def tiny_config(**overrides):
+    values = dict(
+        vocab_size=50,
+        hidden_size=16,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        intermediate_size=32,
+        max_position_embeddings=12,
+        num_labels=3,
+    )
+    return PosEncConfig(**{**values, **overrides})
+
+
+def tiny_model(cls=PosEncForSequenceClassification, seed=0, **overrides):
+    torch.manual_seed(seed)
+    return cls(tiny_config(**overrides)).eval()
+
+
+def batch(batch_size=2, length=7, vocab_size=50, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(1, vocab_size, (batch_size, length), generator=generator)
+
+
+def test_registry_matches_config_choices():
+    assert set(POSITION_EMBEDDINGS) == set(POSITION_EMBEDDING_TYPES)
+
+
+@pytest.mark.parametrize(
+    "position, pooling, norm", list(itertools.product(POSITION_EMBEDDING_TYPES, POOLING_TYPES, LAYER_NORM_POSITIONS))
+)
+def test_forward_shapes(position, pooling, norm):
+    model = tiny_model(position_embedding_type=position, pooling=pooling, layer_norm_position=norm)
+    input_ids = batch(3, 9)
+    out = model.posenc(input_ids, output_hidden_states=True, output_attentions=True)
+    assert out.last_hidden_state.shape == (3, 9, 16)
+    assert out.pooler_output.shape == (3, 16)
+    assert len(out.hidden_states) == 3 and all(h.shape == (3, 9, 16) for h in out.hidden_states)
+    assert torch.equal(out.hidden_states[-1], out.last_hidden_state)
+    assert len(out.attentions) == 2 and out.attentions[0].shape == (3, 4, 9, 9)
+    logits = model(input_ids).logits
+    assert logits.shape == (3, 3)
+    assert torch.isfinite(logits).all()
+
+
+def test_attentions_are_row_stochastic_and_ignore_padding():
+    model = tiny_model()
+    input_ids = batch(2, 6)
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
+    attentions = model(input_ids, attention_mask=mask, output_attentions=True).attentions[0]
+    torch.testing.assert_close(attentions.sum(-1), torch.ones(2, 4, 6))
+    assert attentions[1, :, :, 4:].abs().max() == 0
+
+
+@pytest.mark.parametrize("position", POSITION_EMBEDDING_TYPES)
+@pytest.mark.parametrize("norm", LAYER_NORM_POSITIONS)
+def test_eager_and_sdpa_agree(position, norm):
+    config = tiny_config(position_embedding_type=position, layer_norm_position=norm)
+    torch.manual_seed(0)
+    eager = PosEncForSequenceClassification._from_config(copy.deepcopy(config), attn_implementation="eager").eval()
+    sdpa = PosEncForSequenceClassification._from_config(copy.deepcopy(config), attn_implementation="sdpa").eval()
+    sdpa.load_state_dict(eager.state_dict())
+    assert eager.config._attn_implementation == "eager" and sdpa.config._attn_implementation == "sdpa"
+    input_ids = batch(3, 8)
+    mask = torch.tensor([[1] * 8, [1] * 5 + [0] * 3, [1] * 2 + [0] * 6])
+    for attention_mask in (None, mask):
+        torch.testing.assert_close(
+            eager(input_ids, attention_mask=attention_mask).logits,
+            sdpa(input_ids, attention_mask=attention_mask).logits,
+            atol=1e-5,
+            rtol=0,
+        )
+
+
+@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
+@pytest.mark.parametrize("pooling", POOLING_TYPES)
+def test_text_alone_and_in_right_padded_batch_agree(implementation, pooling):
+    config = tiny_config(pooling=pooling)
+    torch.manual_seed(0)
+    model = PosEncForSequenceClassification._from_config(config, attn_implementation=implementation).eval()
+    short, long = batch(1, 4, seed=2), batch(1, 10, seed=3)
+    padded = torch.cat([torch.cat([short, torch.zeros(1, 6, dtype=torch.long)], dim=1), long])
+    mask = torch.tensor([[1] * 4 + [0] * 6, [1] * 10])
+    together = model(padded, attention_mask=mask).logits
+    torch.testing.assert_close(together[0], model(short).logits[0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(together[1], model(long).logits[0], atol=1e-5, rtol=0)
+
+
+def test_token_type_ids_are_accepted_and_ignored():
+    model = tiny_model()
+    input_ids = batch()
+    torch.testing.assert_close(
+        model(input_ids, token_type_ids=torch.zeros_like(input_ids)).logits, model(input_ids).logits
+    )
+
+
+def test_inputs_embeds_match_input_ids():
+    model = tiny_model()
+    input_ids = batch()
+    embeds = model.get_input_embeddings()(input_ids)
+    torch.testing.assert_close(model(inputs_embeds=embeds).logits, model(input_ids).logits)
+    with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
+        model(input_ids, inputs_embeds=embeds)
+
+
+def test_return_dict_false_gives_a_tuple():
+    model = tiny_model()
+    out = model(batch(), labels=torch.tensor([0, 1]), return_dict=False)
+    assert isinstance(out, tuple) and out[0].ndim == 0 and out[1].shape == (2, 3)
+
+
+def test_positions_change_the_output_only_when_the_model_has_them():
+    input_ids = torch.tensor([[5, 6, 7, 8]])
+    reversed_ids = input_ids.flip(1)
+    for position in POSITION_EMBEDDING_TYPES:
+        model = tiny_model(position_embedding_type=position, hidden_dropout_prob=0.0)
+        same = torch.allclose(model(input_ids).logits, model(reversed_ids).logits, atol=1e-6)
+        assert same == (position == "none"), position
+
+
+# --- over-long inputs and resizing ------------------------------------------------------------
+
+
+def test_over_long_input_error_names_both_lengths_and_both_fixes():
+    model = tiny_model()
+    with pytest.raises(ValueError) as error:
+        model(batch(1, 20))
+    message = str(error.value)
+    assert "20" in message and "max_position_embeddings=12" in message
+    assert "truncation=True" in message and "resize_position_embeddings" in message
+
+
+@pytest.mark.parametrize("position", POSITION_EMBEDDING_TYPES)
+def test_resize_then_longer_input_runs_and_save_load_keeps_size(position, tmp_path):
+    model = tiny_model(position_embedding_type=position)
+    model.resize_position_embeddings(24)
+    assert model.config.max_position_embeddings == 24
+    assert model.posenc.embeddings.position_ids.shape == (1, 24)
+    if position != "none":
+        assert model.get_position_embeddings().weight.shape == (24, 16)
+    long_input = batch(2, 20)
+    logits = model(long_input).logits
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert loaded.config.max_position_embeddings == 24
+    torch.testing.assert_close(loaded(long_input).logits, logits)
+
+
+def test_resize_interpolates_the_learned_table():
+    model = tiny_model()
+    old = model.get_position_embeddings().weight.detach().clone()
+    model.resize_position_embeddings(23)  # 12 -> 23: every old row lands on an even new row
+    new = model.get_position_embeddings().weight.detach()
+    torch.testing.assert_close(new[::2], old)
+    torch.testing.assert_close(new[1::2], (old[:-1] + old[1:]) / 2)
+
+
+def test_resize_rejects_bad_sizes():
+    model = tiny_model()
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="new_num_position_embeddings"):
+            model.resize_position_embeddings(bad)
+
+
+# --- position tables ---------------------------------------------------------------------------
+
+
+def test_learned_table_is_a_parameter_that_receives_gradients():
+    model = tiny_model().train()
+    table = model.get_position_embeddings().weight
+    assert isinstance(table, torch.nn.Parameter)
+    model(batch(), labels=torch.tensor([0, 2])).loss.backward()
+    assert table.grad is not None and table.grad[:7].abs().sum() > 0
+
+
+def test_sinusoidal_table_is_a_fixed_buffer():
+    model = tiny_model(position_embedding_type="sinusoidal")
+    table = model.get_position_embeddings().weight
+    assert not isinstance(table, torch.nn.Parameter)
+    assert all(table is not p for p in model.parameters())
+    assert "posenc.embeddings.position_embeddings.weight" not in model.state_dict()
+    # sin on even dims: position 0 is all zeros there and all ones (times the scale) on odd dims
+    scale = model.get_position_embeddings().scale
+    torch.testing.assert_close(table[0, 0::2], torch.zeros(8))
+    torch.testing.assert_close(table[0, 1::2], torch.full((8,), scale))
+
+
+def test_none_has_no_table():
+    model = tiny_model(position_embedding_type="none")
+    assert model.get_position_embeddings().weight is None
+    assert not any("position_embeddings" in name for name, _ in model.named_parameters())
+
+
+def test_buffers_are_initialised_when_loading(tmp_path):
+    """Models load on the meta device: non-persistent buffers must be rebuilt by _init_weights."""
+    model = tiny_model(position_embedding_type="sinusoidal")
+    model.save_pretrained(tmp_path)
+    loaded = PosEncForSequenceClassification.from_pretrained(tmp_path)
+    embeddings = loaded.posenc.embeddings
+    assert torch.equal(embeddings.position_ids, torch.arange(12).unsqueeze(0))
+    torch.testing.assert_close(embeddings.position_embeddings.weight, model.get_position_embeddings().weight)
+
+
+# --- losses ------------------------------------------------------------------------------------
+
+
+def test_single_label_loss_is_cross_entropy():
+    model = tiny_model()
+    labels = torch.tensor([2, 0])
+    out = model(batch(), labels=labels)
+    torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, labels))
+    assert model.config.problem_type == "single_label_classification"
+
+
+def test_multi_label_loss_is_binary_cross_entropy():
+    model = tiny_model()
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    out = model(batch(), labels=labels)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(out.logits, labels)
+    torch.testing.assert_close(out.loss, expected)
+    assert model.config.problem_type == "multi_label_classification"
+
+
+def test_regression_loss_is_mse():
+    model = tiny_model(num_labels=1)
+    labels = torch.tensor([0.5, -1.0])
+    out = model(batch(), labels=labels)
+    torch.testing.assert_close(out.loss, torch.nn.functional.mse_loss(out.logits.squeeze(-1), labels))
+    assert model.config.problem_type == "regression"
+
+
+def test_num_items_in_batch_sums_then_divides():
+    """Trainer's contract: with num_items_in_batch the loss is sum / items over all micro-batches,
+    so two halves of a batch add up to the loss of the whole batch."""
+    model = tiny_model()
+    input_ids, labels = batch(4, 6), torch.tensor([0, 1, 2, 1])
+    whole = model(input_ids, labels=labels).loss
+    halves = sum(
+        model(input_ids[i : i + 2], labels=labels[i : i + 2], num_items_in_batch=torch.tensor(4)).loss for i in (0, 2)
+    )
+    torch.testing.assert_close(halves, whole)
+
+
+def test_ignored_labels_do_not_count():
+    model = tiny_model()
+    input_ids = batch(3, 6)
+    out = model(input_ids, labels=torch.tensor([1, -100, 2]), num_items_in_batch=torch.tensor(2))
+    logits = model(input_ids).logits
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([1, 2]))
+    torch.testing.assert_close(out.loss, expected)
+
+
+# --- save and load -----------------------------------------------------------------------------
+
+
+def test_saved_folder_contents(tmp_path):
+    tiny_model().save_pretrained(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"model.safetensors", "config.json", "configuration_posenc.py", "modeling_posenc.py"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))]
+    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    assert auto_map == {
+        "AutoConfig": "configuration_posenc.PosEncConfig",
+        "AutoModel": "modeling_posenc.PosEncModel",
+        "AutoModelForSequenceClassification": "modeling_posenc.PosEncForSequenceClassification",
+    }
+
+
+@pytest.mark.parametrize("position", POSITION_EMBEDDING_TYPES)
+def test_save_load_gives_identical_logits(position, tmp_path):
+    model = tiny_model(position_embedding_type=position, layer_norm_position="pre")
+    input_ids = batch()
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded, PosEncForSequenceClassification)
+    assert torch.equal(loaded(input_ids).logits, model(input_ids).logits)
+
+
+def test_auto_model_loads_the_encoder_out_of_a_classification_folder(tmp_path):
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    encoder = AutoModel.from_pretrained(tmp_path).eval()
+    assert isinstance(encoder, PosEncModel)
+    input_ids = batch()
+    assert torch.equal(encoder(input_ids).last_hidden_state, model.posenc(input_ids).last_hidden_state)
