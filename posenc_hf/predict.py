@@ -75,7 +75,7 @@ def main(argv=None):
     classifier = load_classifier(args.folder, device=args.device)
     texts = args.texts or read_lines(sys.stdin)
     texts, shown = itertools.tee(texts)
-    for text, labels in zip(shown, predict(classifier, texts, args.top_k, args.batch_size)):
+    for text, labels in zip(shown, predict(classifier, texts, args.top_k, args.batch_size), strict=True):
         print(format_prediction(text, labels, args.json), flush=True)
     return 0
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from .card import write_model_card
@@ -22,7 +22,7 @@ from .metrics import classification_report, trainer_compute_metrics
 from .modeling_posenc import PosEncForSequenceClassification
 from .plots import write_all_plots
 from .tokenization import train_tokenizer
-from .trainer import PosEncTrainer, GracefulStopCallback
+from .trainer import GracefulStopCallback, PosEncTrainer
 
 logger = logging.getLogger(__name__)
 

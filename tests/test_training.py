@@ -202,7 +202,7 @@ def test_stopped_then_resumed_run_ends_like_an_uninterrupted_one(smoke_folder, t
 
 def test_two_process_cpu_ddp_matches_one_process_of_the_same_global_batch(smoke_folder, tmp_path):
     ddp = (*ACCELERATE, "--multi_gpu", "--num_processes", "2")
-    result = train(tmp_path, "--use_cpu", "true", "--per_device_train_batch_size", "4", launcher=ddp)
+    train(tmp_path, "--use_cpu", "true", "--per_device_train_batch_size", "4", launcher=ddp)
     ddp_metrics, single = read_metrics(tmp_path / "model"), read_metrics(smoke_folder)
     assert ddp_metrics["num_processes"] == 2 and single["num_processes"] == 1
     assert ddp_metrics["train_loss"] == pytest.approx(single["train_loss"], abs=0.05)
