@@ -8,7 +8,7 @@ import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
-from huggingface_hub import HfApi
+from huggingface_hub import CommitOperationAdd, HfApi
 
 from .configuration_posenc import PosEncConfig
 
@@ -84,9 +84,16 @@ def atomic_folder(folder):
 
 
 def push_folder(folder, repo_id, token=None, private=None, commit_message="Upload PosEnc model"):
-    """Create the Hub repo if needed and upload every file of `folder` in one commit."""
+    """Create the Hub repo if needed and upload every file of `folder` (weights, code, tokenizer,
+    card, plots, metrics) in one commit."""
+    folder = Path(folder)
     api = HfApi(token=token)
     repo_id = api.create_repo(repo_id, exist_ok=True, private=private).repo_id
-    commit = api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message)
+    operations = [
+        CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=str(path))
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    ]
+    commit = api.create_commit(repo_id=repo_id, operations=operations, commit_message=commit_message)
     logger.info("Pushed %s to %s", folder, commit)
     return commit

@@ -141,6 +141,11 @@ def resolve_checkpoint(run_args):
     return requested
 
 
+def last_logged(log_history, key):
+    """The last value of `key` in Trainer's log history (survives resuming, unlike train_loss)."""
+    return next((entry[key] for entry in reversed(log_history) if key in entry), None)
+
+
 def data_summary(data_args, dataset):
     label_names = dataset["train"].features["label"].names
     return {
@@ -202,7 +207,7 @@ def run_training(model_args, data_args, run_args, card_template):
     report = {
         "test": classification_report(predictions.predictions, predictions.label_ids, label_names),
         "validation_best": {"metric": run_args.metric_for_best_model, "value": trainer.state.best_metric},
-        "train_loss": train_output.training_loss,
+        "final_train_loss": last_logged(trainer.state.log_history, "loss"),
         "train_runtime_seconds": train_output.metrics["train_runtime"],
         "epochs": trainer.state.epoch,
         "num_processes": run_args.world_size,

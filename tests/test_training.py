@@ -5,14 +5,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from posenc_hf.card import read_card_metrics
 from posenc_hf.predict import load_classifier
 
-from .conftest import REPO_ROOT
-
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 RUN = str(REPO_ROOT / "train" / "run.py")
 ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch", "--num_machines", "1", "--mixed_precision", "no"]
@@ -197,7 +197,10 @@ def test_stopped_then_resumed_run_ends_like_an_uninterrupted_one(smoke_folder, t
     train(tmp_path)  # the same command resumes
     resumed, uninterrupted = read_metrics(tmp_path / "model"), read_metrics(smoke_folder)
     assert resumed["test"] == uninterrupted["test"]
-    assert resumed["train_loss"] == pytest.approx(uninterrupted["train_loss"], rel=1e-6)
+    assert resumed["final_train_loss"] == pytest.approx(uninterrupted["final_train_loss"], rel=1e-6)
+    history = json.loads((tmp_path / "checkpoint-12" / "trainer_state.json").read_text())["log_history"]
+    reference = json.loads((smoke_folder.parent / "checkpoint-12" / "trainer_state.json").read_text())["log_history"]
+    assert [entry.get("eval_loss") for entry in history] == [entry.get("eval_loss") for entry in reference]
 
 
 def test_two_process_cpu_ddp_matches_one_process_of_the_same_global_batch(smoke_folder, tmp_path):
@@ -205,7 +208,7 @@ def test_two_process_cpu_ddp_matches_one_process_of_the_same_global_batch(smoke_
     train(tmp_path, "--use_cpu", "true", "--per_device_train_batch_size", "4", launcher=ddp)
     ddp_metrics, single = read_metrics(tmp_path / "model"), read_metrics(smoke_folder)
     assert ddp_metrics["num_processes"] == 2 and single["num_processes"] == 1
-    assert ddp_metrics["train_loss"] == pytest.approx(single["train_loss"], abs=0.05)
+    assert ddp_metrics["final_train_loss"] == pytest.approx(single["final_train_loss"], abs=0.05)
 
 
 # --- errors before training --------------------------------------------------------------------

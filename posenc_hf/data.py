@@ -1,0 +1,333 @@
+"""Load a text-classification corpus as a `DatasetDict` with `train`, `validation` and `test`.
+
+Every split has exactly the features `text: Value("string")` and `label: ClassLabel(names=...)`.
+`load_corpus(source)` reads:
+
+- `"subject"`, `"sentiment"`: the corpora shipped in `posenc_hf/corpora/` (see their DATASHEET.md).
+- `"order"`: the synthetic word-order corpus of `posenc_hf.order_corpus`, generated from `seed`.
+- `"mmlu"`, `"goemotions"`: those public datasets from a local folder (`data_dir`, else
+  `$POSENC_SHARED/data/<name>`), through the adapters in `posenc_hf.corpora`.
+- a CSV, TSV, JSON (an array of records), JSON Lines or Parquet file, or a folder of them whose file
+  names say the split: `train*`, `validation*`/`valid*`/`val*`/`dev*`, `test*`.
+- anything else: a Hugging Face Hub dataset id, through `datasets.load_dataset`.
+
+Split policy: a split the source lacks is carved out of `train`, stratified by label and seeded:
+`test_size` and `validation_size` are fractions of that train data (a single file gives 80/10/10).
+So MMLU, pooled, is split 80/10/10, and GoEmotions keeps `dev.tsv` as test (see `posenc_hf.corpora`).
+`max_samples` then caps each split to a seeded random subset.
+
+Checks: CSV/TSV cells are read as text (numbers included); elsewhere a text that is not a string is
+an error. Rows with empty or whitespace-only text are dropped with a logged count; anything else
+malformed raises a `ValueError` naming the file, the row (1-based, header excluded) and the problem.
+"""
+
+import csv
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+import datasets
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets, load_dataset
+
+from .corpora import CORPORA_DIR, LABEL_NAMES, MMLU_LEVELS, Pieces, read_goemotions, read_mmlu, shared_folder
+from .order_corpus import CUE_WORDS, make_order_corpus
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+SPLIT_ALIASES = {"train": "train", "test": "test", **dict.fromkeys(["validation", "valid", "val", "dev"], "validation")}
+SPLIT_FILE_NAME = re.compile(r"(train|validation|valid|val|dev|test)(?![a-z])")
+
+
+def load_corpus(
+    source: str | os.PathLike,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    label_names: list[str] | None = None,
+    validation_size: float = 0.1,
+    test_size: float = 0.1,
+    max_samples: int | None = None,
+    seed: int = 42,
+    data_dir: str | os.PathLike | None = None,
+    mmlu_with_options: bool = False,
+    mmlu_heldout: str | None = None,
+) -> DatasetDict:
+    """Load `source` (see the module docstring) as `train`, `validation` and `test` splits.
+
+    `text_column`/`label_column` pick the columns of a file, folder or Hub dataset. Labels may be
+    class names or integer ids into `label_names`. Without `label_names`, the names are a built-in
+    corpus's when the label set matches it, else the sorted unique labels (logged); the named
+    corpora always default to their documented order. `mmlu_with_options` appends the four options
+    to each MMLU question; `mmlu_heldout="college"` (or `"high_school"`) makes those files the test split.
+    """
+    _check_options(validation_size, test_size, max_samples, mmlu_heldout)
+    pieces, default_names = _read_source(
+        source, text_column, label_column, seed, data_dir, mmlu_with_options, mmlu_heldout
+    )
+    names = _label_names(label_names or default_names, pieces)
+    features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
+    splits = {split: _encode_split(split, parts, features) for split, parts in pieces.items()}
+    splits = _fill_missing_splits(splits, validation_size, test_size, seed)
+    return DatasetDict({split: _cap(splits[split], max_samples, seed) for split in SPLITS})
+
+
+def _check_options(validation_size: float, test_size: float, max_samples: int | None, heldout: str | None) -> None:
+    """Reject split fractions, caps and held-out levels that cannot work."""
+    if not (0 < validation_size < 1 and 0 < test_size < 1 and validation_size + test_size < 1):
+        raise ValueError(
+            f"validation_size={validation_size} and test_size={test_size} must each be in (0, 1) and sum to less than 1"
+        )
+    if max_samples is not None and max_samples < 1:
+        raise ValueError(f"max_samples={max_samples} must be at least 1 (or None for no cap)")
+    if heldout not in (None, *MMLU_LEVELS):
+        raise ValueError(f"mmlu_heldout={heldout!r} must be None or one of {MMLU_LEVELS}")
+
+
+def _read_source(
+    source: str | os.PathLike,
+    text_column: str,
+    label_column: str,
+    seed: int,
+    data_dir: str | os.PathLike | None,
+    with_options: bool,
+    heldout: str | None,
+) -> tuple[Pieces, list[str] | None]:
+    """Return the source's rows per split (columns `text` and raw `label`) and its default label names."""
+    if source == "order":
+        corpus = make_order_corpus(seed=seed)
+        return {split: [(f"order corpus ({split})", rows)] for split, rows in corpus.items()}, list(CUE_WORDS)
+    if source in LABEL_NAMES:
+        return _read_folder(CORPORA_DIR / source, "text", "label"), LABEL_NAMES[source]
+    if source == "mmlu":
+        return read_mmlu(shared_folder("mmlu", data_dir), with_options, heldout), LABEL_NAMES["subject"]
+    if source == "goemotions":
+        return read_goemotions(shared_folder("goemotions", data_dir)), LABEL_NAMES["sentiment"]
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return _read_folder(path, text_column, label_column), None
+    if path.is_file():
+        return {"train": [(str(path), _read_file(path, text_column, label_column))]}, None
+    if path.suffix.lower() in FILE_BUILDERS:
+        raise ValueError(f"no such file: {path}")
+    return _read_hub(str(source), text_column, label_column), None
+
+
+# --- files, folders and the Hub ---------------------------------------------------------------
+
+
+def _read_folder(folder: Path, text_column: str, label_column: str) -> Pieces:
+    """Read the data files in `folder`, each as the split its name says; a lone file is `train`."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FILE_BUILDERS)
+    if not files:
+        raise ValueError(f"no {', '.join(FILE_BUILDERS)} files in {folder}")
+    pieces: Pieces = {}
+    for path in files:
+        split = "train" if len(files) == 1 else _split_of(path)
+        pieces.setdefault(split, []).append((str(path), _read_file(path, text_column, label_column)))
+    return pieces
+
+
+def _split_of(path: Path) -> str:
+    """The split a file's name announces: train, validation (valid, val, dev) or test."""
+    match = SPLIT_FILE_NAME.match(path.stem.lower())
+    if match is None:
+        raise ValueError(f"cannot tell which split {path} holds: name it train, validation (valid, val, dev) or test")
+    return SPLIT_ALIASES[match.group(1)]
+
+
+def _read_file(path: Path, text_column: str, label_column: str) -> Dataset:
+    """Load one data file with the `datasets` builder its extension names; errors name the file."""
+    builder = FILE_BUILDERS.get(path.suffix.lower())
+    if builder is None:
+        raise ValueError(f"unsupported file type {path.suffix!r} for {path}: use one of {', '.join(FILE_BUILDERS)}")
+    options = _csv_options(path) if builder == "csv" else {}
+    if builder == "json":
+        _check_json(path)
+    try:
+        rows = load_dataset(builder, data_files=str(path), split="train", **options)
+    except Exception as err:  # datasets, pandas and pyarrow each raise their own kinds
+        raise ValueError(f"could not read {path} as {builder}: {err}") from err
+    return _standard_columns(rows, str(path), text_column, label_column)
+
+
+def _csv_options(path: Path) -> dict:
+    """Read every CSV/TSV column as a string: no type guessing, and "NA" or "None" stay words."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: a spreadsheet's byte-order mark
+            reader = csv.reader(file, delimiter=delimiter)
+            header, first_row = next(reader, None), next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise ValueError(f"could not read {path} as text {path.suffix[1:].upper()}: {err}") from err
+    if header is None or first_row is None:
+        raise ValueError(f"{path} has no data rows")
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(header)]  # pandas' name for an index column
+    features = Features({name: Value("string") for name in names})
+    return {"delimiter": delimiter, "header": 0, "column_names": names, "features": features, "keep_default_na": False}
+
+
+def _check_json(path: Path) -> None:
+    """Name the first malformed line of a JSON array or JSON Lines file (datasets' error does not)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"could not read {path} as UTF-8 text: {err}") from err
+    if text.lstrip().startswith("["):
+        chunks = [(1, text)]
+    else:  # JSON Lines; split on "\n" only, as JSON strings may hold other line separators
+        chunks = [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    parsed = [_parse_json(chunk, first_line, path) for first_line, chunk in chunks]
+    if not parsed or parsed == [[]]:
+        raise ValueError(f"{path} has no records")
+
+
+def _parse_json(chunk: str, first_line: int, path: Path):
+    """`json.loads`, with an error that gives the file's line number."""
+    try:
+        return json.loads(chunk)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"malformed JSON in {path} at line {first_line + err.lineno - 1}: {err.msg}") from err
+
+
+def _read_hub(dataset_id: str, text_column: str, label_column: str) -> Pieces:
+    """Load a Hub dataset (or its local cached copy); split names follow the file-name aliases."""
+    try:
+        corpus = load_dataset(dataset_id)
+    except Exception as err:  # offline, missing, gated, or not a dataset at all
+        hub = "Hub access is offline (HF_HUB_OFFLINE)" if datasets.config.HF_HUB_OFFLINE else "Hub access failed"
+        named = ", ".join(["order", *LABEL_NAMES, "mmlu", "goemotions"])
+        raise ValueError(
+            f"{dataset_id!r} was not found locally (it is not a named corpus: {named}; nor an existing file or "
+            f"folder; nor a dataset in the local cache) and {hub}: {err}"
+        ) from err
+    pieces: Pieces = {}
+    for split, rows in corpus.items():
+        if split not in SPLIT_ALIASES:
+            logger.warning("%s: ignoring split %r (not train, validation or test)", dataset_id, split)
+            continue
+        where = f"{dataset_id} ({split} split)"
+        pieces.setdefault(SPLIT_ALIASES[split], []).append(
+            (where, _standard_columns(rows, where, text_column, label_column))
+        )
+    return pieces
+
+
+# --- labels, checks and splits ---------------------------------------------------------------
+
+
+def _standard_columns(rows: Dataset, where: str, text_column: str, label_column: str) -> Dataset:
+    """Keep the text and label columns, renamed `text` and `label`; other columns are left out."""
+    for column in (text_column, label_column):
+        if column not in rows.column_names:
+            raise ValueError(
+                f"column {column!r} not found in {where}; available columns: {', '.join(rows.column_names)}"
+            )
+    rows = rows.select_columns([text_column, label_column])
+    return rows.rename_columns(
+        {old: new for old, new in [(text_column, "text"), (label_column, "label")] if old != new}
+    )
+
+
+def _label_names(given: list[str] | None, pieces: Pieces) -> list[str]:
+    """The class names: as given, else a `ClassLabel`'s, else the built-in set the labels match, else sorted."""
+    if given is not None:
+        names = list(given)
+        if not names or len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+            raise ValueError(f"label_names={given!r} must be distinct, non-empty strings")
+        return names
+    features = [rows.features["label"] for parts in pieces.values() for _, rows in parts]
+    declared = next((feature.names for feature in features if isinstance(feature, ClassLabel)), None)
+    if declared is not None:
+        return declared
+    found = {label for parts in pieces.values() for _, rows in parts for label in _labels_of_kept_rows(rows)}
+    if all(_as_id(value) is not None for value in found):
+        raise ValueError(
+            "the labels are integer class ids (or missing): pass label_names=[...] in id order to name them"
+        )
+    for names in LABEL_NAMES.values():
+        if found == set(names):
+            return names
+    names = sorted(found)
+    logger.warning("label_names not given and the labels match no built-in corpus: using sorted names %s", names)
+    return names
+
+
+def _labels_of_kept_rows(rows: Dataset) -> set[str]:
+    """The string labels of rows whose text is not empty (rows with empty text will be dropped)."""
+    pairs = zip(rows["text"], rows["label"], strict=True)
+    return {label for text, label in pairs if isinstance(text, str) and text.strip() and isinstance(label, str)}
+
+
+def _as_id(value) -> int | None:
+    """An integer class id from an int or a string of digits (CSV reads ids as text), else None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
+def _encode_split(split: str, parts: list[tuple[str, Dataset]], features: Features) -> Dataset:
+    """Check and encode every file of a split, then join them; an empty split is an error."""
+    rows = concatenate_datasets([_encode(rows, where, features) for where, rows in parts])
+    if len(rows) == 0:
+        raise ValueError(f"split {split!r} is empty after dropping empty texts (from {', '.join(w for w, _ in parts)})")
+    return rows
+
+
+def _encode(rows: Dataset, where: str, features: Features) -> Dataset:
+    """Check each row's text is a string and its label a known class; drop empty texts (logged)."""
+    names = features["label"].names
+    ids = {name: i for i, name in enumerate(names)}
+    declared = rows.features["label"]  # a ClassLabel's ids are its own, so go through its names
+
+    def encode(row: dict, index: int) -> dict:
+        text, label = row["text"], row["label"]
+        if isinstance(declared, ClassLabel) and isinstance(label, int) and 0 <= label < declared.num_classes:
+            label = declared.int2str(label)
+        if text is not None and not isinstance(text, str):
+            raise ValueError(f"text at row {index + 1} of {where} is {text!r} ({type(text).__name__}), not a string")
+        if not (text or "").strip():
+            return {"text": "", "label": -1}  # dropped below, whatever its label
+        label_id = ids[label] if isinstance(label, str) and label in ids else _as_id(label)
+        if label_id is None or not 0 <= label_id < len(names):
+            raise ValueError(
+                f"label {label!r} at row {index + 1} of {where} is not one of {names} (or an id 0-{len(names) - 1})"
+            )
+        return {"text": text, "label": label_id}
+
+    encoded = rows.map(encode, with_indices=True, features=features)
+    kept = encoded.filter(lambda label: label >= 0, input_columns="label")
+    if len(kept) < len(encoded):
+        logger.warning("dropped %d rows with empty or whitespace-only text from %s", len(encoded) - len(kept), where)
+    return kept
+
+
+def _fill_missing_splits(
+    splits: dict[str, Dataset], validation_size: float, test_size: float, seed: int
+) -> dict[str, Dataset]:
+    """Carve the validation and/or test split a source lacks out of `train`, stratified by label."""
+    if "train" not in splits:
+        raise ValueError(f"the source has no train split (found: {', '.join(sorted(splits, key=SPLITS.index))})")
+    sizes = {"validation": validation_size, "test": test_size}
+    missing = [split for split in sizes if split not in splits]
+    if not missing:
+        return splits
+    held_out = sum(sizes[split] for split in missing)
+    parts = splits["train"].train_test_split(test_size=held_out, stratify_by_column="label", seed=seed)
+    splits = {**splits, "train": parts["train"]}
+    if len(missing) == 1:
+        return {**splits, missing[0]: parts["test"]}
+    halves = parts["test"].train_test_split(test_size=test_size / held_out, stratify_by_column="label", seed=seed)
+    return {**splits, "validation": halves["train"], "test": halves["test"]}
+
+
+def _cap(rows: Dataset, max_samples: int | None, seed: int) -> Dataset:
+    """At most `max_samples` rows: a seeded shuffle, then the first `max_samples`."""
+    if max_samples is None or len(rows) <= max_samples:
+        return rows
+    return rows.shuffle(seed=seed).select(range(max_samples))

@@ -1,0 +1,194 @@
+"""The model card is filled from the real objects, carries Hub metadata, and round-trips its scores."""
+
+import json
+import re
+import string
+from pathlib import Path
+
+import pytest
+import yaml
+from transformers import TrainingArguments
+
+from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+from posenc_hf.card import best_validation_metrics, read_card_metrics, render_model_card, write_model_card
+from posenc_hf.metrics import classification_report
+from posenc_hf.plots import write_all_plots
+
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+LABELS = ["Biology", "Chemistry", "Maths", "Physics"]
+PLACEHOLDER = re.compile(r"\$(\{?[A-Za-z_][A-Za-z0-9_]*)")
+LOG_HISTORY = [
+    {"loss": 1.3, "epoch": 1.0},
+    {"eval_loss": 1.1, "eval_accuracy": 0.55, "eval_macro_f1": 0.5, "epoch": 1.0},
+    {"loss": 0.9, "epoch": 2.0},
+    {"eval_loss": 0.8, "eval_accuracy": 0.75, "eval_macro_f1": 0.74, "epoch": 2.0},
+    {"loss": 0.7, "epoch": 3.0},
+    {"eval_loss": 0.85, "eval_accuracy": 0.7, "eval_macro_f1": 0.69, "epoch": 3.0},
+]
+DATA_INFO = {
+    "name": "subject",
+    "description": "Questions labelled with their school subject.",
+    "splits": {"train": 576, "validation": 72, "test": 72},
+    "label_names": LABELS,
+    "label_counts": {"train": dict.fromkeys(LABELS, 144), "test": dict.fromkeys(LABELS, 18)},
+    "datasheet": "posenc_hf/corpora/subject/DATASHEET.md",
+    "example_text": "what is the derivative of sin x",
+}
+
+
+def tiny_model(position_embedding_type="learned"):
+    config = PosEncConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_attention_heads=2,
+        num_hidden_layers=1,
+        intermediate_size=32,
+        max_position_embeddings=12,
+        num_labels=4,
+        position_embedding_type=position_embedding_type,
+    )
+    return PosEncForSequenceClassification(config)
+
+
+@pytest.fixture(scope="module")
+def test_report():
+    return classification_report([0, 1, 2, 3, 0, 1, 2, 2, 3], [0, 1, 2, 3, 1, 1, 2, 3, 3], LABELS)
+
+
+@pytest.fixture(scope="module")
+def card_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("card")
+
+
+@pytest.fixture(scope="module")
+def card_inputs(card_folder, test_report):
+    model = tiny_model()
+    training_args = TrainingArguments(
+        output_dir=str(card_folder / "run"),
+        num_train_epochs=3,
+        per_device_train_batch_size=16,
+        learning_rate=3e-4,
+        warmup_steps=0.1,
+        weight_decay=0.01,
+        seed=1234,
+        report_to=[],
+    )
+    plots = write_all_plots(card_folder, LOG_HISTORY, model, test_report["confusion_matrix"], LABELS)
+    metrics = {"test": test_report, "validation": best_validation_metrics(LOG_HISTORY)}
+    return {
+        "model": model,
+        "training_args": training_args,
+        "metrics": metrics,
+        "data_info": DATA_INFO,
+        "plots": plots,
+        "model_id": "someone/posenc-subject",
+    }
+
+
+def front_matter_and_body(card):
+    assert card.startswith("---\n")
+    _, front_matter, body = card.split("---\n", 2)
+    return yaml.safe_load(front_matter), body
+
+
+def test_card_reports_the_real_model_run_and_scores(card_inputs, test_report):
+    card = render_model_card(TEMPLATE, **card_inputs)
+    num_parameters = sum(p.numel() for p in card_inputs["model"].parameters())
+    for expected in [
+        "| hidden size | 16 |",
+        f"| parameters | {num_parameters:,} |",
+        "| learning rate | 0.0003 |",
+        "| batch size per device | 16 |",
+        "| seed | 1234 |",
+        "| warmup | 10% of the training steps |",
+        f"| accuracy | {test_report['accuracy']:.4f} |",
+        f"| macro-F1 | {test_report['macro_f1']:.4f} |",
+        "| `Maths` | 144 | 18 |",
+        "**learned** position embeddings",
+        "The position table has 12 positions.",
+        "(epoch 2): accuracy 0.7500, macro-F1 0.7400",
+        'model="someone/posenc-subject", trust_remote_code=True',
+        "'what is the derivative of sin x'",
+        "Apache-2.0",
+    ]:
+        assert expected in card, expected
+    for name, scores in test_report["per_class"].items():
+        assert f"| `{name}` | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} |" in card
+
+
+def test_card_embeds_every_plot_that_exists(card_inputs, card_folder):
+    card = render_model_card(TEMPLATE, **card_inputs)
+    embedded = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", card)
+    assert sorted(embedded) == sorted(card_inputs["plots"].values())
+    assert all((card_folder / path).is_file() for path in embedded)
+
+
+def test_hub_metadata(card_inputs):
+    metadata, _ = front_matter_and_body(render_model_card(TEMPLATE, **card_inputs))
+    assert metadata["library_name"] == "transformers"
+    assert metadata["pipeline_tag"] == "text-classification"
+    assert metadata["license"] == "apache-2.0"
+    assert metadata["language"] == "en"
+    assert "learned-positional-encoding" in metadata["tags"]
+    assert metadata["datasets"] == []
+    assert metadata["metrics"] == ["accuracy", "f1"]
+    [entry] = metadata["model-index"]
+    assert entry["name"] == "posenc-subject"
+    [result] = entry["results"]
+    assert result["task"] == {"type": "text-classification", "name": "Text Classification"}
+    assert result["dataset"] == {"name": "subject", "type": "subject", "split": "test"}
+
+
+def test_card_metrics_round_trip_the_metrics_json(card_inputs, card_folder):
+    metrics_json = card_folder / "metrics.json"
+    metrics_json.write_text(json.dumps(card_inputs["metrics"]))
+    card = write_model_card(card_folder, TEMPLATE, **card_inputs).read_text(encoding="utf-8")
+    test = json.loads(metrics_json.read_text())["test"]
+    assert read_card_metrics(card) == {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]}
+
+
+def test_no_placeholder_survives(card_inputs):
+    assert PLACEHOLDER.findall(TEMPLATE.read_text()), "the template should have placeholders to fill"
+    assert PLACEHOLDER.findall(render_model_card(TEMPLATE, **card_inputs)) == []
+
+
+def test_minimal_data_info_no_position_table_no_validation(test_report, tmp_path):
+    """Only the required keys, a "none" model and no plots: the card still renders, without gaps."""
+    card = render_model_card(
+        TEMPLATE,
+        model=tiny_model("none"),
+        training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
+        metrics={"test": test_report},
+        data_info={"name": "my-csv", "splits": {"train": 10, "test": 9}, "hub_id": "someone/my-csv"},
+        plots={},
+    )
+    metadata, body = front_matter_and_body(card)
+    assert PLACEHOLDER.findall(card) == []
+    assert metadata["datasets"] == ["someone/my-csv"]
+    assert "no-positional-encoding" in metadata["tags"]
+    assert metadata["model-index"][0]["name"] == "posenc-my-csv-none"
+    assert "LABEL_0" in body  # label names fall back to the config's id2label
+    assert "No citation was recorded" in body
+    assert "Best **validation**" not in body and "![" not in body
+
+
+@pytest.mark.parametrize("name, expected", [("mmlu", "Measuring Massive Multitask"), ("goemotions", "GoEmotions")])
+def test_known_corpora_are_cited(card_inputs, name, expected):
+    card = render_model_card(TEMPLATE, **{**card_inputs, "data_info": {**DATA_INFO, "name": name}})
+    assert expected in card
+
+
+def test_an_unknown_placeholder_fails_loudly(card_inputs, tmp_path):
+    template = tmp_path / "template.md"
+    template.write_text("# $title\n\n$not_a_field\n")
+    with pytest.raises(KeyError, match="not_a_field"):
+        render_model_card(template, **card_inputs)
+
+
+def test_best_validation_metrics_picks_the_best_macro_f1():
+    assert best_validation_metrics(LOG_HISTORY) == {"loss": 0.8, "accuracy": 0.75, "macro_f1": 0.74, "epoch": 2.0}
+    assert best_validation_metrics([{"loss": 1.0, "epoch": 1.0}]) == {}
+
+
+def test_template_is_a_string_template():
+    assert string.Template(TEMPLATE.read_text()).is_valid()

@@ -1,0 +1,327 @@
+"""`load_corpus`: every kind of source, the MMLU and GoEmotions adapters, and every bad input."""
+
+import csv
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import huggingface_hub
+import pytest
+from datasets import ClassLabel, Dataset, Features, Value
+
+from posenc_hf.corpora import LABEL_NAMES
+from posenc_hf.data import SPLITS, load_corpus
+
+SUBJECTS = LABEL_NAMES["subject"]
+EXPECTED_FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=SUBJECTS)})
+# 10 questions per subject, listed Physics first so that the file order is not the label order.
+ROWS = [
+    {"text": f"question {i} about {subject.lower()}", "label": subject}
+    for subject in reversed(SUBJECTS)
+    for i in range(10)
+]
+
+
+def write_csv(path: Path, rows: list[dict], delimiter: str = ",") -> Path:
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def label_names_of(corpus, split: str) -> list[str]:
+    names = corpus[split].features["label"].names
+    return [names[label] for label in corpus[split]["label"]]
+
+
+def assert_split_80_10_10(corpus, rows=ROWS):
+    """Stratified: 8/1/1 of each subject's 10 questions, every text in exactly one split."""
+    assert list(corpus) == list(SPLITS)
+    for split, per_class in {"train": 8, "validation": 1, "test": 1}.items():
+        assert corpus[split].features == EXPECTED_FEATURES
+        assert Counter(label_names_of(corpus, split)) == dict.fromkeys(SUBJECTS, per_class)
+    texts = [text for split in SPLITS for text in corpus[split]["text"]]
+    assert sorted(texts) == sorted(row["text"] for row in rows)
+    pairs = {
+        (text, label)
+        for split in SPLITS
+        for text, label in zip(corpus[split]["text"], label_names_of(corpus, split), strict=True)
+    }
+    assert pairs == {(row["text"], row["label"]) for row in rows}
+
+
+# --- source kinds -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".json", ".jsonl", ".parquet"])
+def test_single_file_is_split_80_10_10(tmp_path, suffix):
+    path = tmp_path / f"questions{suffix}"
+    if suffix in (".csv", ".tsv"):
+        write_csv(path, ROWS, delimiter="\t" if suffix == ".tsv" else ",")
+    elif suffix == ".json":
+        path.write_text(json.dumps(ROWS), encoding="utf-8")
+    elif suffix == ".jsonl":
+        write_jsonl(path, ROWS)
+    else:
+        Dataset.from_list(ROWS).to_parquet(str(path))
+    assert_split_80_10_10(load_corpus(path))
+
+
+def test_split_is_seeded(tmp_path):
+    path = write_csv(tmp_path / "questions.csv", ROWS)
+    assert load_corpus(path, seed=1)["test"]["text"] == load_corpus(str(path), seed=1)["test"]["text"]
+    assert load_corpus(path, seed=1)["test"]["text"] != load_corpus(path, seed=2)["test"]["text"]
+
+
+def test_folder_with_all_splits_is_used_as_is(tmp_path):
+    for split, rows in {"train": ROWS[:30], "validation": ROWS[30:35], "test": ROWS[35:]}.items():
+        write_csv(tmp_path / f"{split}.csv", rows)
+    (tmp_path / "README.md").write_text("not data")
+    corpus = load_corpus(tmp_path)
+    assert corpus["train"]["text"] == [row["text"] for row in ROWS[:30]]
+    assert corpus["validation"]["text"] == [row["text"] for row in ROWS[30:35]]
+    assert label_names_of(corpus, "test") == [row["label"] for row in ROWS[35:]]
+
+
+def test_folder_dev_file_is_validation_and_test_is_carved_from_train(tmp_path):
+    dev = [{"text": f"dev question {i}", "label": subject} for i, subject in enumerate(SUBJECTS)]
+    write_jsonl(tmp_path / "train.jsonl", ROWS)
+    write_jsonl(tmp_path / "dev.jsonl", dev)
+    corpus = load_corpus(tmp_path, test_size=0.2)
+    assert corpus["validation"]["text"] == [row["text"] for row in dev]
+    assert Counter(label_names_of(corpus, "test")) == dict.fromkeys(SUBJECTS, 2)
+    assert len(corpus["train"]) == 32
+
+
+def test_seed_dataset_columns_eng_and_subject(tmp_path):
+    rows = [{"id": i, "eng": row["text"], "Subject": row["label"]} for i, row in enumerate(ROWS)]
+    corpus = load_corpus(
+        write_csv(tmp_path / "subjects-questions.csv", rows), text_column="eng", label_column="Subject"
+    )
+    assert_split_80_10_10(corpus)
+
+
+def test_csv_with_a_byte_order_mark(tmp_path):
+    path = write_csv(tmp_path / "questions.csv", ROWS)
+    path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8-sig")
+    assert_split_80_10_10(load_corpus(path))
+
+
+def test_integer_labels_with_label_names(tmp_path):
+    rows = [{"text": row["text"], "label": SUBJECTS.index(row["label"])} for row in ROWS]
+    for path in (write_csv(tmp_path / "ids.csv", rows), write_jsonl(tmp_path / "ids.jsonl", rows)):
+        assert_split_80_10_10(load_corpus(path, label_names=SUBJECTS))
+        with pytest.raises(ValueError, match="integer class ids.*pass label_names"):
+            load_corpus(path)
+
+
+def test_label_names_fix_the_class_order(tmp_path):
+    order = ["Physics", "Maths", "Chemistry", "Biology"]
+    corpus = load_corpus(write_csv(tmp_path / "questions.csv", ROWS), label_names=order)
+    assert corpus["train"].features["label"].names == order
+    names = corpus["train"].features["label"].names
+    assert all(
+        names[label] in text.title()
+        for text, label in zip(corpus["train"]["text"], corpus["train"]["label"], strict=True)
+    )
+
+
+def test_classlabel_ids_are_read_through_their_own_names(tmp_path):
+    order = ["Physics", "Maths", "Chemistry", "Biology"]
+    features = Features({"text": Value("string"), "label": ClassLabel(names=order)})
+    Dataset.from_list(ROWS, features=features).to_parquet(str(tmp_path / "questions.parquet"))
+    assert load_corpus(tmp_path / "questions.parquet")["train"].features["label"].names == order
+    assert_split_80_10_10(load_corpus(tmp_path / "questions.parquet", label_names=SUBJECTS))
+
+
+def test_unknown_label_set_is_sorted_and_logged(tmp_path, caplog):
+    rows = [{"text": f"text {i}", "label": "yes" if i % 2 else "no"} for i in range(20)]
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.data"):
+        corpus = load_corpus(write_csv(tmp_path / "yes_no.csv", rows))
+    assert corpus["train"].features["label"].names == ["no", "yes"]
+    assert "sorted names ['no', 'yes']" in caplog.text
+
+
+def test_max_samples_caps_each_split_reproducibly(tmp_path):
+    path = write_csv(tmp_path / "questions.csv", ROWS)
+    corpus = load_corpus(path, max_samples=6)
+    assert {split: len(rows) for split, rows in corpus.items()} == {"train": 6, "validation": 4, "test": 4}
+    assert corpus["train"]["text"] == load_corpus(path, max_samples=6)["train"]["text"]
+
+
+def test_empty_texts_are_dropped_and_counted(tmp_path, caplog):
+    rows = [*ROWS, {"text": "", "label": "Maths"}, {"text": "  \t ", "label": "Art"}]
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.data"):
+        corpus = load_corpus(write_csv(tmp_path / "questions.csv", rows))
+    assert_split_80_10_10(corpus)
+    assert "dropped 2 rows with empty or whitespace-only text" in caplog.text
+
+
+def test_words_like_na_stay_text(tmp_path):
+    rows = [*ROWS, *({"text": word, "label": "Maths"} for word in ("NA", "None", "null", "123"))]
+    corpus = load_corpus(write_csv(tmp_path / "questions.csv", rows))
+    assert {"NA", "None", "null", "123"} <= {text for split in SPLITS for text in corpus[split]["text"]}
+
+
+def test_unknown_hub_id_says_offline(monkeypatch):
+    """As under HF_HUB_OFFLINE=1, which huggingface_hub and datasets read once, when imported."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    with pytest.raises(
+        ValueError, match=r"'posenc-hf-tests/no-such-dataset' was not found locally.*Hub access is offline"
+    ):
+        load_corpus("posenc-hf-tests/no-such-dataset")
+
+
+# --- MMLU and GoEmotions on the real files ------------------------------------------------------
+
+MMLU_ROWS, MMLU_REPEATS = 1120, 17  # rows in the 20 files; stems seen before (README: "about 1,150")
+MMLU_PER_CLASS = {"Biology": 368, "Chemistry": 237, "Maths": 313, "Physics": 185}  # after dropping repeats
+MMLU_COLLEGE_UNIQUE = 64  # the 66 college rows less 2 repeats among them
+GOEMOTIONS_TRAIN = {"Joyful": 853, "Frustrated": 2706, "Excited": 510, "Disappointed": 709}  # README
+GOEMOTIONS_DEV = 568  # README
+
+
+def all_label_names(corpus) -> Counter:
+    return sum((Counter(label_names_of(corpus, split)) for split in SPLITS), Counter())
+
+
+def test_mmlu_pooled_and_split_stratified(shared_dir, caplog):
+    with caplog.at_level(logging.INFO, logger="posenc_hf.corpora"):
+        corpus = load_corpus("mmlu", data_dir=shared_dir / "data" / "mmlu")
+    assert f"dropped {MMLU_REPEATS} repeated question stems, kept {MMLU_ROWS - MMLU_REPEATS}" in caplog.text
+    assert all_label_names(corpus) == MMLU_PER_CLASS
+    assert corpus["train"].features["label"].names == SUBJECTS
+    texts = [text for split in SPLITS for text in corpus[split]["text"]]
+    assert len(set(texts)) == len(texts)
+    for label, total in MMLU_PER_CLASS.items():
+        assert abs(Counter(label_names_of(corpus, "test"))[label] - 0.1 * total) <= 1
+
+
+def test_mmlu_college_held_out_with_options(shared_dir, monkeypatch):
+    monkeypatch.setenv("POSENC_SHARED", str(shared_dir))
+    corpus = load_corpus("mmlu", mmlu_heldout="college", mmlu_with_options=True)
+    assert len(corpus["test"]) == MMLU_COLLEGE_UNIQUE
+    assert sum(len(corpus[split]) for split in SPLITS) == MMLU_ROWS - MMLU_REPEATS
+    college = set()
+    for path in sorted((shared_dir / "data" / "mmlu").glob("*/college_*.csv")):
+        with path.open(newline="", encoding="utf-8") as file:
+            college.update(row[0] for row in csv.reader(file))
+    assert {text.split("\nA. ")[0] for text in corpus["test"]["text"]} == college
+    assert all("\nB. " in text and "\nD. " in text for text in corpus["train"]["text"])
+
+
+def test_goemotions_counts_match_the_readme(shared_dir, caplog):
+    with caplog.at_level(logging.INFO, logger="posenc_hf.corpora"):
+        corpus = load_corpus("goemotions", data_dir=shared_dir / "data" / "goemotions")
+    assert corpus["train"].features["label"].names == LABEL_NAMES["sentiment"]
+    train_and_validation = Counter(label_names_of(corpus, "train")) + Counter(label_names_of(corpus, "validation"))
+    assert train_and_validation == GOEMOTIONS_TRAIN
+    assert len(corpus["test"]) == GOEMOTIONS_DEV
+    assert len(corpus["validation"]) == pytest.approx(0.1 * sum(GOEMOTIONS_TRAIN.values()), abs=4)
+    assert "train.tsv: kept 4778 rows, dropped 38632" in caplog.text
+    texts = [text for split in SPLITS for text in corpus[split]["text"]]
+    assert any('"' in text for text in texts) and not any('""' in text for text in texts), "CSV quoting left in"
+
+
+def test_shared_corpus_without_a_folder_says_where_to_look(monkeypatch, tmp_path):
+    monkeypatch.delenv("POSENC_SHARED", raising=False)
+    with pytest.raises(ValueError, match=r"mmlu needs its folder: pass data_dir=\.\.\. or set POSENC_SHARED"):
+        load_corpus("mmlu")
+    with pytest.raises(ValueError, match="goemotions folder .*missing does not exist"):
+        load_corpus("goemotions", data_dir=tmp_path / "missing")
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def test_missing_column_is_named_with_the_available_ones(tmp_path):
+    path = write_csv(tmp_path / "questions.csv", ROWS)
+    with pytest.raises(ValueError, match=r"column 'eng' not found in .*questions\.csv; available columns: text, label"):
+        load_corpus(path, text_column="eng")
+
+
+def test_unknown_label_names_value_row_and_file(tmp_path):
+    rows = [*ROWS[:2], {"text": "a question about art", "label": "Art"}, *ROWS[2:]]
+    with pytest.raises(ValueError, match=r"label 'Art' at row 3 of .*questions\.csv is not one of \['Biology'"):
+        load_corpus(write_csv(tmp_path / "questions.csv", rows), label_names=SUBJECTS)
+    with pytest.raises(ValueError, match=r"label 7 at row 1 of .*ids\.jsonl"):
+        load_corpus(write_jsonl(tmp_path / "ids.jsonl", [{"text": "a question", "label": 7}]), label_names=SUBJECTS)
+
+
+def test_text_that_is_not_a_string_names_the_row(tmp_path):
+    rows = [ROWS[0], {"text": 42, "label": "Maths"}, *ROWS[1:]]
+    with pytest.raises(ValueError, match=r"text at row 2 of .*numbers\.jsonl is 42 \(int\), not a string"):
+        load_corpus(write_jsonl(tmp_path / "numbers.jsonl", rows))
+
+
+def test_malformed_json_names_the_line(tmp_path):
+    lines = [json.dumps(row) for row in ROWS[:2]] + ['{"text": "unfinished", "label": "Maths"', json.dumps(ROWS[2])]
+    (tmp_path / "broken.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"malformed JSON in .*broken\.jsonl at line 3"):
+        load_corpus(tmp_path / "broken.jsonl")
+    (tmp_path / "broken.json").write_text('[\n  {"text": "a", "label": "Maths"},\n  {"text": "b" "label": "Maths"}\n]')
+    with pytest.raises(ValueError, match=r"malformed JSON in .*broken\.json at line 3"):
+        load_corpus(tmp_path / "broken.json")
+
+
+def test_empty_split_is_an_error(tmp_path):
+    write_csv(tmp_path / "train.csv", ROWS)
+    write_csv(tmp_path / "validation.csv", [{"text": " ", "label": "Maths"}])
+    with pytest.raises(
+        ValueError, match=r"split 'validation' is empty after dropping empty texts \(from .*validation\.csv"
+    ):
+        load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("header_only.csv", "text,label\n", r"header_only\.csv has no data rows"),
+        ("empty.jsonl", "\n", r"empty\.jsonl has no records"),
+        ("notes.txt", "some notes", r"unsupported file type '\.txt' for .*notes\.txt"),
+        ("junk.parquet", "not parquet", r"could not read .*junk\.parquet as parquet"),
+        ("latin1.csv", b"text,label\ncaf\xe9,Maths\n", r"could not read .*latin1\.csv as text CSV"),
+    ],
+)
+def test_unreadable_files_are_named(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(ValueError, match=message):
+        load_corpus(path)
+
+
+def test_missing_file_and_unnamed_split_files(tmp_path):
+    with pytest.raises(ValueError, match=r"no such file: .*absent\.csv"):
+        load_corpus(tmp_path / "absent.csv")
+    write_csv(tmp_path / "test.csv", ROWS)
+    write_csv(tmp_path / "valid.csv", ROWS)
+    with pytest.raises(ValueError, match=r"the source has no train split \(found: validation, test\)"):
+        load_corpus(tmp_path)
+    write_csv(tmp_path / "extra.csv", ROWS)
+    with pytest.raises(ValueError, match=r"cannot tell which split .*extra\.csv holds"):
+        load_corpus(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"validation_size": 0}, "validation_size=0 and test_size=0.1 must each be in"),
+        ({"test_size": 0.5, "validation_size": 0.5}, "sum to less than 1"),
+        ({"max_samples": 0}, "max_samples=0 must be at least 1"),
+        ({"mmlu_heldout": "graduate"}, "mmlu_heldout='graduate' must be None or one of"),
+        ({"label_names": ["Maths", "Maths"]}, "must be distinct, non-empty strings"),
+    ],
+)
+def test_bad_options_are_named(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        load_corpus(write_csv(tmp_path / "questions.csv", ROWS), **options)

@@ -1,0 +1,84 @@
+"""Every plot is a readable PNG in `plots/`, and models without a position table get no position plots."""
+
+import matplotlib.image
+import matplotlib.pyplot as plt
+import pytest
+
+from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+from posenc_hf.plots import (
+    plot_position_similarity,
+    plot_position_table,
+    plot_validation_metrics,
+    series,
+    write_all_plots,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LABELS = ["Biology", "Chemistry", "Maths", "Physics"]
+CONFUSION = [[5, 1, 0, 0], [0, 6, 0, 0], [1, 0, 4, 1], [0, 0, 0, 6]]
+ALL_PLOTS = ["loss", "validation_metrics", "position_embeddings", "position_similarity", "confusion_matrix"]
+
+
+def tiny_model(position_embedding_type="learned"):
+    config = PosEncConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_attention_heads=2,
+        num_hidden_layers=1,
+        intermediate_size=32,
+        max_position_embeddings=12,
+        num_labels=4,
+        position_embedding_type=position_embedding_type,
+    )
+    return PosEncForSequenceClassification(config)
+
+
+def fake_log_history(num_epochs=3, logs_per_epoch=2):
+    """What `trainer.state.log_history` holds: train losses at fractional epochs, one eval per epoch, a summary."""
+    history = []
+    for epoch in range(1, num_epochs + 1):
+        for step in range(1, logs_per_epoch + 1):
+            history.append({"loss": 1.5 / (epoch + step), "epoch": epoch - 1 + step / logs_per_epoch})
+        history.append(
+            {"eval_loss": 1.2 / epoch, "eval_accuracy": 0.3 * epoch, "eval_macro_f1": 0.25 * epoch, "epoch": epoch}
+        )
+    return history + [{"train_loss": 0.6, "train_runtime": 1.0, "epoch": num_epochs}]
+
+
+def assert_png(path):
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert height > 100 and width > 100
+
+
+@pytest.mark.parametrize("position_embedding_type", ["learned", "sinusoidal"])
+def test_write_all_plots_writes_every_plot_as_png_and_leaves_no_figure_open(tmp_path, position_embedding_type):
+    plots = write_all_plots(tmp_path, fake_log_history(), tiny_model(position_embedding_type), CONFUSION, LABELS)
+    assert sorted(plots) == sorted(ALL_PLOTS)
+    assert all(path == f"plots/{name}.png" for name, path in plots.items())
+    for path in plots.values():
+        assert_png(tmp_path / path)
+    assert plt.get_fignums() == []  # figures never enter pyplot's registry
+
+
+def test_no_position_plots_without_a_position_table(tmp_path):
+    model = tiny_model("none")
+    plots = write_all_plots(tmp_path, fake_log_history(), model, CONFUSION, LABELS)
+    assert sorted(plots) == ["confusion_matrix", "loss", "validation_metrics"]
+    assert sorted(path.name for path in (tmp_path / "plots").iterdir()) == [f"{name}.png" for name in sorted(plots)]
+    assert plot_position_table(model, tmp_path / "table.png") is None
+    assert plot_position_similarity(model, tmp_path / "similarity.png") is None
+    assert not (tmp_path / "table.png").exists() and not (tmp_path / "similarity.png").exists()
+
+
+def test_validation_plot_survives_a_history_without_evaluation(tmp_path):
+    history = [entry for entry in fake_log_history() if "eval_loss" not in entry]
+    assert_png(plot_validation_metrics(history, tmp_path / "validation_metrics.png"))
+
+
+def test_series_reads_one_key_per_epoch_and_keeps_the_last_repeat():
+    history = fake_log_history() + [{"eval_loss": 0.1, "epoch": 3}]  # e.g. a final trainer.evaluate()
+    epochs, losses = series(history, "eval_loss")
+    assert epochs == [1, 2, 3]
+    assert losses == pytest.approx([1.2, 0.6, 0.1])
+    assert series(history, "loss")[0] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]

@@ -1,0 +1,127 @@
+"""The WordPiece tokenizer: ids, special tokens, truncation, and a saved folder that reloads anywhere."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from transformers import AutoTokenizer
+
+from posenc_hf.tokenization import SPECIAL_TOKENS, train_tokenizer
+
+TEXTS = [
+    "The mitochondria is the powerhouse of the cell.",
+    "Balance the equation for the combustion of methane.",
+    "Find the derivative of x squared plus three x.",
+    "A ball is thrown upwards with a speed of ten metres per second.",
+    "Café owners were thrilled: the new espresso machine arrived!",
+    "I waited two hours and the train never came.",
+] * 3
+SAMPLES = ["the cell", "", "Café ☃ espresso", "an unseen wordthatisverylong", "the train " * 50]
+
+# Run in a fresh interpreter: block any import of posenc_hf (it may be installed editable), reload
+# the folder with AutoTokenizer and print the ids.
+RELOAD_ELSEWHERE = """
+import json, sys
+
+class BlockPosencHf:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "posenc_hf":
+            raise ImportError("posenc_hf is blocked in this test")
+
+sys.meta_path.insert(0, BlockPosencHf())
+from transformers import AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])
+ids = tokenizer(json.loads(sys.argv[2]), truncation=True)["input_ids"]
+assert not any(name.startswith("posenc_hf") for name in sys.modules)
+print(json.dumps({"ids": ids, "class": type(tokenizer).__name__}))
+"""
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer(TEXTS, vocab_size=200, model_max_length=16)
+
+
+def test_special_tokens_have_fixed_ids(tokenizer):
+    assert tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS) == [0, 1, 2, 3, 4]
+    assert (tokenizer.pad_token, tokenizer.unk_token, tokenizer.cls_token) == ("[PAD]", "[UNK]", "[CLS]")
+    assert (tokenizer.sep_token, tokenizer.mask_token) == ("[SEP]", "[MASK]")
+    assert tokenizer.pad_token_id == 0
+
+
+def test_training_is_deterministic():
+    """Plain WordPieceTrainer gives a different vocabulary from run to run on these texts."""
+    vocabularies = [train_tokenizer(TEXTS, vocab_size=200).get_vocab() for _ in range(5)]
+    assert all(vocabulary == vocabularies[0] for vocabulary in vocabularies)
+
+
+def test_encodings_look_like_bert(tokenizer):
+    encoding = tokenizer("the cell", "the train")
+    tokens = tokenizer.convert_ids_to_tokens(encoding["input_ids"])
+    assert tokens == ["[CLS]", "the", "cell", "[SEP]", "the", "train", "[SEP]"]
+    assert set(encoding) == {"input_ids", "attention_mask"}
+    assert tokenizer.decode(tokenizer("The cell")["input_ids"], skip_special_tokens=True) == "the cell"
+
+
+def test_empty_text_is_cls_sep(tokenizer):
+    assert tokenizer("")["input_ids"] == [tokenizer.cls_token_id, tokenizer.sep_token_id]
+
+
+def test_unseen_character_is_unk(tokenizer):
+    assert tokenizer.convert_ids_to_tokens(tokenizer("☃")["input_ids"]) == ["[CLS]", "[UNK]", "[SEP]"]
+
+
+def test_truncation_and_right_padding(tokenizer):
+    batch = tokenizer(["the train " * 50, "the cell"], truncation=True, padding=True)
+    long, short = batch["input_ids"]
+    assert len(long) == len(short) == tokenizer.model_max_length == 16
+    assert long[-1] == tokenizer.sep_token_id
+    assert short[:4] == tokenizer("the cell")["input_ids"] and set(short[4:]) == {tokenizer.pad_token_id}
+    assert batch["attention_mask"][1] == [1] * 4 + [0] * 12
+
+
+def test_lowercase_flag():
+    cased = train_tokenizer(TEXTS, vocab_size=200, lowercase=False)
+    assert cased("The")["input_ids"] != cased("the")["input_ids"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"texts": []}, "texts is empty"),
+        ({"texts": ["fine", 3]}, r"texts\[1\] is 3, not a string"),
+        ({"texts": TEXTS, "vocab_size": 5}, "vocab_size=5 is too small"),
+        ({"texts": TEXTS, "model_max_length": 1}, "model_max_length=1 is too small"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        train_tokenizer(**kwargs)
+
+
+def test_save_and_reload_gives_identical_ids(tokenizer, tmp_path):
+    tokenizer.save_pretrained(tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)
+    assert reloaded(SAMPLES, truncation=True)["input_ids"] == tokenizer(SAMPLES, truncation=True)["input_ids"]
+    assert (reloaded.model_max_length, reloaded.padding_side) == (16, "right")
+    assert reloaded.model_input_names == ["input_ids", "attention_mask"]
+
+
+def test_saved_folder_loads_without_posenc_hf(tokenizer, tmp_path):
+    folder = tmp_path / "tokenizer"
+    tokenizer.save_pretrained(folder)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | {"HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", RELOAD_ELSEWHERE, str(folder), json.dumps(SAMPLES)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    reloaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert reloaded["ids"] == tokenizer(SAMPLES, truncation=True)["input_ids"]
