@@ -2,6 +2,7 @@
 be overridden on the command line (`train/run.py configs/subject.yaml --learning_rate 3e-4`)."""
 
 import difflib
+import logging
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -10,6 +11,8 @@ from pathlib import Path
 import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -129,4 +132,5 @@ def configure_threads(run_args):
     processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     threads = run_args.num_threads or max(1, (os.cpu_count() or 1) // processes)
     torch.set_num_threads(threads)
+    logger.info("Using %d torch threads in each of %d process(es)", threads, processes)
     return threads

@@ -14,7 +14,7 @@ from pathlib import Path
 from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from .card import write_model_card
+from .card import best_validation_metrics, write_model_card
 from .configuration_posenc import PosEncConfig
 from .data import load_corpus
 from .folders import atomic_folder, check_checkpoint_matches, read_checkpoint_config
@@ -141,6 +141,11 @@ def resolve_checkpoint(run_args):
     return requested
 
 
+def best_metric_name(run_args):
+    """The validation metric that picks the best checkpoint, without Trainer's `eval_` prefix."""
+    return (run_args.metric_for_best_model or "macro_f1").removeprefix("eval_")
+
+
 def last_logged(log_history, key):
     """The last value of `key` in Trainer's log history (survives resuming, unlike train_loss)."""
     return next((entry[key] for entry in reversed(log_history) if key in entry), None)
@@ -206,7 +211,7 @@ def run_training(model_args, data_args, run_args, card_template):
     predictions = trainer.predict(tokenized["test"], metric_key_prefix="test")
     report = {
         "test": classification_report(predictions.predictions, predictions.label_ids, label_names),
-        "validation_best": {"metric": run_args.metric_for_best_model, "value": trainer.state.best_metric},
+        "validation": best_validation_metrics(trainer.state.log_history, best_metric_name(run_args)),
         "final_train_loss": last_logged(trainer.state.log_history, "loss"),
         "train_runtime_seconds": train_output.metrics["train_runtime"],
         "epochs": trainer.state.epoch,

@@ -96,6 +96,11 @@ def test_every_checkpoint_carries_code_and_tokenizer(smoke_run):
         assert {"modeling_posenc.py", "configuration_posenc.py", "tokenizer.json", "model.safetensors"} <= names
 
 
+def test_accelerate_launch_uses_every_core_in_one_process(smoke_run):
+    """accelerate sets OMP_NUM_THREADS=1; a single process must still use the machine's cores."""
+    assert f"Using {os.cpu_count()} torch threads in each of 1 process(es)" in smoke_run[1].stderr
+
+
 def test_summary_names_the_folder_and_the_test_metrics(smoke_run, smoke_folder):
     stdout = smoke_run[1].stdout
     metrics = read_metrics(smoke_folder)["test"]
