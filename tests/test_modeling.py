@@ -278,6 +278,7 @@ def test_saved_folder_contents(tmp_path):
         "AutoConfig": "configuration_posenc.PosEncConfig",
         "AutoModel": "modeling_posenc.PosEncModel",
         "AutoModelForSequenceClassification": "modeling_posenc.PosEncForSequenceClassification",
+        "AutoModelForMaskedLM": "modeling_posenc.PosEncForMaskedLM",
     }
 
 
@@ -298,3 +299,39 @@ def test_auto_model_loads_the_encoder_out_of_a_classification_folder(tmp_path):
     assert isinstance(encoder, PosEncModel)
     input_ids = batch()
     assert torch.equal(encoder(input_ids).last_hidden_state, model.posenc(input_ids).last_hidden_state)
+
+
+# --- speed paths: cheap CPU dropout and skipping padding -------------------------------------
+
+
+def test_fast_dropout_drops_the_asked_share_and_keeps_the_mean():
+    from posenc_hf.modeling_posenc import fast_dropout
+
+    torch.manual_seed(0)
+    ones = torch.ones(400, 1000)
+    dropped = fast_dropout(ones, 0.1, training=True)
+    assert (dropped == 0).float().mean().item() == pytest.approx(0.1, abs=0.003)
+    assert dropped.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert torch.equal(fast_dropout(ones, 0.1, training=False), ones)
+
+
+def test_training_with_attention_dropout_runs_and_is_seeded():
+    model = tiny_model(attention_probs_dropout_prob=0.1).train()
+    input_ids, mask = batch(2, 8), torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
+    torch.manual_seed(3)
+    first = model(input_ids, attention_mask=mask).logits
+    torch.manual_seed(3)
+    again = model(input_ids, attention_mask=mask).logits
+    assert torch.equal(first, again)
+    assert not torch.allclose(first, model.eval()(input_ids, attention_mask=mask).logits)
+
+
+def test_padding_positions_are_skipped_and_come_back_as_zeros():
+    model = tiny_model()
+    input_ids, mask = batch(2, 8), torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
+    out = model.posenc(input_ids, attention_mask=mask, output_hidden_states=True)
+    assert out.last_hidden_state[1, 5:].abs().max() == 0
+    assert out.last_hidden_state[1, :5].abs().min() > 0
+    torch.testing.assert_close(
+        out.last_hidden_state[1, :5], model.posenc(input_ids[1:, :5]).last_hidden_state[0], atol=1e-5, rtol=0
+    )

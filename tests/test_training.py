@@ -83,7 +83,12 @@ def test_smoke_run_writes_a_hub_ready_folder(smoke_folder):
     } <= plots
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl"))]
     config = json.loads((smoke_folder / "config.json").read_text())
-    assert set(config["auto_map"]) == {"AutoConfig", "AutoModel", "AutoModelForSequenceClassification"}
+    assert set(config["auto_map"]) == {
+        "AutoConfig",
+        "AutoModel",
+        "AutoModelForSequenceClassification",
+        "AutoModelForMaskedLM",
+    }
     assert config["id2label"] == {"0": "Biology", "1": "Chemistry", "2": "Maths", "3": "Physics"}
 
 
