@@ -1,18 +1,30 @@
 """posenc_hf: small transformer-encoder text classifiers with learnable positional encodings.
 
-Importing the package registers `PosEncConfig`, `PosEncModel` and
-`PosEncForSequenceClassification` with transformers' Auto classes.
+Importing the package registers `PosEncConfig`, `PosEncModel`, `PosEncForSequenceClassification`
+and `PosEncForMaskedLM` with transformers' Auto classes.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
 from .configuration_posenc import PosEncConfig
-from .modeling_posenc import PosEncForSequenceClassification, PosEncModel, PosEncPreTrainedModel
+from .modeling_posenc import (
+    PosEncForMaskedLM,
+    PosEncForSequenceClassification,
+    PosEncModel,
+    PosEncPreTrainedModel,
+)
 
 __version__ = "0.1.0"
 
 AutoConfig.register(PosEncConfig.model_type, PosEncConfig, exist_ok=True)
 AutoModel.register(PosEncConfig, PosEncModel, exist_ok=True)
 AutoModelForSequenceClassification.register(PosEncConfig, PosEncForSequenceClassification, exist_ok=True)
+AutoModelForMaskedLM.register(PosEncConfig, PosEncForMaskedLM, exist_ok=True)
 
-__all__ = ["PosEncConfig", "PosEncModel", "PosEncForSequenceClassification", "PosEncPreTrainedModel"]
+__all__ = [
+    "PosEncConfig",
+    "PosEncModel",
+    "PosEncForSequenceClassification",
+    "PosEncForMaskedLM",
+    "PosEncPreTrainedModel",
+]

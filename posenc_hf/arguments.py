@@ -36,6 +36,10 @@ class ModelArguments:
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "Start from a saved PosEnc folder instead of random weights."}
     )
+    task: str = field(
+        default="classification",
+        metadata={"help": "classification, or mlm: masked-LM pretraining on the corpus's unlabelled text."},
+    )
 
 
 @dataclass
@@ -57,6 +61,11 @@ class DataArguments:
     vocab_size: int = field(default=8000, metadata={"help": "WordPiece vocabulary size when training one."})
     tokenizer_name_or_path: str | None = field(
         default=None, metadata={"help": "A saved tokenizer to use instead of training one on the train split."}
+    )
+    mlm_probability: float = field(default=0.15, metadata={"help": "task mlm: share of tokens masked (BERT)."})
+    pretrain_splits: list[str] = field(
+        default_factory=lambda: ["train"],
+        metadata={"help": "task mlm: splits whose text (never labels) pretraining reads; evaluation splits stay out."},
     )
 
 
@@ -117,6 +126,7 @@ def parse_run_arguments(argv=None):
     """(ModelArguments, DataArguments, RunArguments) from `[CONFIG.yaml] [--field value ...]`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = HfArgumentParser(ARGUMENT_CLASSES)
+    parser.error = raise_value_error  # argparse would print a page of usage and exit
     if argv and argv[0].endswith((".yaml", ".yml")):
         parser.set_defaults(**read_config_file(argv.pop(0)))
     model_args, data_args, run_args, unknown = parser.parse_args_into_dataclasses(
@@ -124,7 +134,40 @@ def parse_run_arguments(argv=None):
     )
     if unknown:
         raise ValueError(f"Unknown command-line arguments: {' '.join(unknown)}")
+    check_run_arguments(model_args, data_args, run_args)
     return model_args, data_args, run_args
+
+
+def raise_value_error(message):
+    """argparse's complaint (e.g. "argument --hidden_size: invalid int value: 'abc'") as a ValueError."""
+    raise ValueError(f"Bad config value: {message}")
+
+
+# Sizes and counts that must be positive integers; those in OPTIONAL may also be None (derived later).
+POSITIVE_INTEGERS = {
+    "model": ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size"),
+    "data": ("max_length", "vocab_size", "max_samples"),
+    "run": ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"),
+}
+OPTIONAL = ("intermediate_size", "max_samples")
+
+
+def check_run_arguments(model_args, data_args, run_args):
+    """Fail before any work, naming the field, on a size or count that cannot be right (a YAML value is
+    not converted by argparse, so `hidden_size: -8` or `num_train_epochs: [1]` get this far)."""
+    groups = {"model": model_args, "data": data_args, "run": run_args}
+    for group, names in POSITIVE_INTEGERS.items():
+        for name in names:
+            value = getattr(groups[group], name)
+            if value is None and name in OPTIONAL:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    numbers = ["learning_rate"] + (["num_train_epochs"] if run_args.max_steps <= 0 else [])  # else max_steps rules
+    for name in numbers:
+        value = getattr(run_args, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 
 def configure_threads(run_args):

@@ -4,10 +4,12 @@ This file travels to the Hub as remote code: it imports nothing but `transformer
 """
 
 from transformers import PreTrainedConfig
+from transformers.activations import ACT2FN
 
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "none")
 POOLING_TYPES = ("mean", "cls")
 LAYER_NORM_POSITIONS = ("post", "pre")
+PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
 
 _POSITIVE_INTS = (
     "vocab_size",
@@ -67,8 +69,10 @@ class PosEncConfig(PreTrainedConfig):
     layer_norm_eps: float = 1e-12
     initializer_range: float = 0.02
     pad_token_id: int | None = 0
+    tie_word_embeddings: bool = True  # the masked-LM decoder shares the token embedding (BERT)
 
     def __post_init__(self, **kwargs):
+        _check_source_and_labels(self.model_type, kwargs.get("model_type"), self.id2label, kwargs.get("num_labels"))
         super().__post_init__(**kwargs)
         self.validate_architecture()
 
@@ -90,11 +94,53 @@ class PosEncConfig(PreTrainedConfig):
             raise ValueError(f"layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")
         if not isinstance(self.initializer_range, (int, float)) or self.initializer_range <= 0:
             raise ValueError(f"initializer_range must be a positive number, got {self.initializer_range!r}")
-        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
+        if self.pad_token_id is not None and (
+            isinstance(self.pad_token_id, bool)
+            or not isinstance(self.pad_token_id, int)
+            or not 0 <= self.pad_token_id < self.vocab_size
+        ):
             raise ValueError(f"pad_token_id must lie in [0, vocab_size={self.vocab_size}), got {self.pad_token_id!r}")
+        if isinstance(self.hidden_act, str) and self.hidden_act not in ACT2FN:
+            raise ValueError(
+                f"hidden_act must be one of transformers' activations, e.g. 'gelu', got {self.hidden_act!r}"
+            )
+        if self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
+        if self.id2label is not None and sorted(self.id2label) != list(range(len(self.id2label))):
+            raise ValueError(
+                f"id2label must number its labels 0, 1, 2, ... without gaps, got ids {sorted(self.id2label)}"
+            )
         if self.id2label is not None and self.label2id is not None:
             if sorted(self.label2id.values()) != sorted(int(i) for i in self.id2label):
                 raise ValueError(f"label2id {self.label2id} does not match id2label {self.id2label}")
+
+
+def _check_source_and_labels(model_type, source_model_type, id2label, num_labels):
+    """Before transformers' own handling, which only warns: a config.json of another model type, and
+    a `num_labels` that contradicts named labels in `id2label` (transformers would replace the names
+    with LABEL_0, LABEL_1, ...)."""
+    if source_model_type is not None and source_model_type != model_type:
+        raise ValueError(
+            f"This config is for model_type={source_model_type!r}, not {model_type!r}: it does not describe a "
+            f"PosEnc model (load it with AutoConfig / the matching Auto class instead)."
+        )
+    if num_labels is not None:
+        _check_positive_int("num_labels", num_labels)
+    if id2label is None:
+        return
+    if not isinstance(id2label, dict):
+        raise ValueError(f"id2label must be a dict of label id -> name, got {type(id2label).__name__} {id2label!r}")
+    if not id2label:
+        raise ValueError("id2label is empty: a classifier needs at least one label")
+    for key in id2label:
+        if isinstance(key, bool) or not isinstance(key, (int, str)) or not str(key).isdigit():
+            raise ValueError(f"id2label keys must be label ids 0, 1, 2, ..., got {key!r}")
+    placeholders = all(name == f"LABEL_{i}" for i, name in id2label.items())
+    if num_labels is not None and num_labels != len(id2label) and not placeholders:
+        raise ValueError(
+            f"num_labels={num_labels} does not match id2label, which names {len(id2label)} labels ({id2label}). "
+            f"Pass id2label (and label2id) with {num_labels} labels instead of num_labels."
+        )
 
 
 def _check_positive_int(name, value):

@@ -8,45 +8,112 @@
 import argparse
 import itertools
 import json
+import os
 import sys
+import types
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
-from transformers import pipeline
+from transformers import TextClassificationPipeline, pipeline
 
 import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code is needed)
+
+from .folders import check_model_folder
+
+
+class CheckedTextClassificationPipeline(TextClassificationPipeline):
+    """transformers' text-classification pipeline, with one change: an input that is not text raises
+    a `ValueError` naming its position, instead of transformers' error about `text_target` or
+    `TextEncodeInput` (which names neither the item nor its index). An empty list gives `[]`."""
+
+    def __call__(self, inputs, **kwargs):
+        if isinstance(inputs, (list, tuple)):
+            if not inputs:
+                return []
+            check_texts(inputs, allow_pairs=True)
+        elif isinstance(inputs, types.GeneratorType):
+            inputs = checked_stream(inputs)
+        else:
+            check_text(inputs, index=None, allow_pairs=True)
+        return super().__call__(inputs, **kwargs)
+
+
+def looks_like_local_path(name):
+    """A path rather than a Hub id (`owner/name`): absolute, `./`, `~`, or more than one `/`."""
+    name = str(name)
+    return Path(name).is_absolute() or name.startswith((".", "~")) or name.count("/") > 1 or "\\" in name
 
 
 def load_classifier(folder, device=None, **kwargs):
     """`pipeline("text-classification")` for a saved folder, truncating texts to the tokenizer's
-    `model_max_length` unless `truncation=False` is passed."""
+    `model_max_length` unless `truncation=False` is passed. A local folder is checked first
+    (`posenc_hf.folders.check_model_folder`): a missing file, a config of another model type or
+    truncated weights raise a `ValueError` that names the problem. Inputs that are not text raise
+    a `ValueError` naming their index."""
+    if Path(folder).exists() or looks_like_local_path(folder):
+        check_model_folder(folder)
     kwargs.setdefault("truncation", True)
+    kwargs.setdefault("pipeline_class", CheckedTextClassificationPipeline)
     return pipeline("text-classification", model=str(folder), device=device, **kwargs)
 
 
-def check_texts(texts):
-    """A clear error, naming the item, for anything that is not a string."""
-    for index, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise ValueError(f"Item {index} is {type(text).__name__} ({text!r}), not a string")
+def check_text(text, index=None, allow_pairs=False):
+    """A clear error, naming the item, for anything that is not a string (or, for the pipeline, a
+    `{"text": ..., "text_pair": ...}` dict of strings)."""
+    if isinstance(text, str):
+        return
+    if allow_pairs and isinstance(text, dict) and isinstance(text.get("text"), str):
+        if all(isinstance(text[key], str) for key in text if key in ("text", "text_pair")):
+            return
+    where = "The input" if index is None else f"Item {index}"
+    raise ValueError(f"{where} is {type(text).__name__} ({text!r:.80}), not a string")
+
+
+def check_texts(texts, start=0, allow_pairs=False):
+    """A clear error, naming the item's index (counted from `start`), for anything that is not a string."""
+    for index, text in enumerate(texts, start):
+        check_text(text, index, allow_pairs)
     return texts
+
+
+def checked_stream(texts, allow_pairs=True):
+    """The items of `texts`, one at a time, each checked as it goes past."""
+    for index, text in enumerate(texts):
+        check_text(text, index, allow_pairs)
+        yield text
 
 
 def predict(classifier, texts: Iterable[str], top_k=1, batch_size=32) -> Iterator[list[dict]]:
     """Yield, for each text in order, its `top_k` labels with scores. Texts are read in chunks of
-    `batch_size`, so a long stream is never held in memory at once."""
-    chunk = []
+    `batch_size`, so a long stream is never held in memory at once. An item that is not a string
+    raises a `ValueError` naming its index in `texts`."""
+    if texts is None or isinstance(texts, (str, bytes, dict)):
+        raise ValueError(f"texts must be an iterable of strings, got {type(texts).__name__}: wrap one text in a list")
+    chunk, start = [], 0
     for text in texts:
         chunk.append(text)
         if len(chunk) == batch_size:
-            yield from classifier(check_texts(chunk), top_k=top_k, batch_size=batch_size)
-            chunk = []
+            yield from classifier(check_texts(chunk, start), top_k=top_k, batch_size=batch_size)
+            chunk, start = [], start + batch_size
     if chunk:
-        yield from classifier(check_texts(chunk), top_k=top_k, batch_size=batch_size)
+        yield from classifier(check_texts(chunk, start), top_k=top_k, batch_size=batch_size)
 
 
 def read_lines(stream):
-    """Non-empty lines of a text stream, without their newline."""
-    return (line.rstrip("\n") for line in stream if line.strip())
+    """Non-empty lines of a stream, without their line ending. Bytes are decoded as UTF-8 (a byte-order
+    mark is dropped); a line that is not UTF-8 raises a `ValueError` naming its number."""
+    for number, line in enumerate(getattr(stream, "buffer", stream), 1):
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"line {number} of the input is not UTF-8 text ({error.reason} at byte {error.start}); "
+                    f"convert it first, e.g. iconv -f latin1 -t utf-8"
+                ) from None
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield line
 
 
 def format_prediction(text, labels, as_json):
@@ -72,11 +139,18 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    classifier = load_classifier(args.folder, device=args.device)
-    texts = args.texts or read_lines(sys.stdin)
-    texts, shown = itertools.tee(texts)
-    for text, labels in zip(shown, predict(classifier, texts, args.top_k, args.batch_size), strict=True):
-        print(format_prediction(text, labels, args.json), flush=True)
+    try:
+        classifier = load_classifier(args.folder, device=args.device)
+        texts = args.texts or read_lines(sys.stdin)
+        texts, shown = itertools.tee(texts)
+        for text, labels in zip(shown, predict(classifier, texts, args.top_k, args.batch_size), strict=True):
+            print(format_prediction(text, labels, args.json), flush=True)
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, OSError) as error:  # a bad folder or input: the message, not a traceback
+        print(f"posenc-predict: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -53,6 +53,23 @@ class GracefulStopCallback(TrainerCallback):
         if state.global_step == self.stop_after_step and self.stop_reason is None:
             self.stop_reason = f"stop_after_step={self.stop_after_step}"
         if self.stop_reason:
-            control.should_save = True
             control.should_training_stop = True
+            # At the end of an epoch, Trainer's own epoch-end evaluation and save follow: saving here
+            # too would rewrite the checkpoint, and a kill during that rewrite would leave a damaged
+            # checkpoint beside a complete-looking trainer_state.json.
+            if not (epoch_complete(state) and args.save_strategy == "epoch"):
+                control.should_save = True
         return control
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        """A stop inside an epoch is saved already at its step: skip the epoch-end evaluation and save,
+        which would score (and could pick as the best) a model the uninterrupted run never evaluates."""
+        if self.stop_reason and not epoch_complete(state):
+            control.should_evaluate = False
+            control.should_save = False
+        return control
+
+
+def epoch_complete(state):
+    """Whether the last optimizer step ended an epoch (Trainer's `state.epoch` is then a whole number)."""
+    return float(state.epoch or 0).is_integer()

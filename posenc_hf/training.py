@@ -12,15 +12,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCallback, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from .card import best_validation_metrics, write_model_card
 from .configuration_posenc import PosEncConfig
 from .data import load_corpus
-from .folders import atomic_folder, check_checkpoint_matches, read_checkpoint_config
+from .folders import (
+    atomic_folder,
+    check_checkpoint_complete,
+    check_checkpoint_matches,
+    last_complete_checkpoint,
+    read_checkpoint_config,
+)
 from .metrics import classification_report, trainer_compute_metrics
 from .modeling_posenc import PosEncForSequenceClassification
 from .plots import write_all_plots
+from .pretrained import load_pretrained_classifier, pretrained_config
 from .tokenization import train_tokenizer
 from .trainer import GracefulStopCallback, PosEncTrainer
 
@@ -73,6 +79,8 @@ def tokenize_splits(dataset, tokenizer):
 
 
 def build_config(model_args, tokenizer, label_names):
+    if model_args.model_name_or_path:  # the pretrained folder's architecture, this run's labels and dropout
+        return pretrained_config(model_args, tokenizer, label_names)
     max_positions = model_args.max_position_embeddings or tokenizer.model_max_length
     if max_positions < tokenizer.model_max_length:
         raise ValueError(
@@ -100,10 +108,8 @@ def build_config(model_args, tokenizer, label_names):
 
 
 def build_model(model_args, config):
-    if model_args.model_name_or_path:
-        return PosEncForSequenceClassification.from_pretrained(
-            model_args.model_name_or_path, config=config, attn_implementation=model_args.attn_implementation
-        )
+    if model_args.model_name_or_path:  # the encoder loads, the head is new; logs which is which
+        return load_pretrained_classifier(model_args.model_name_or_path, config, model_args.attn_implementation)[0]
     return PosEncForSequenceClassification._from_config(config, attn_implementation=model_args.attn_implementation)
 
 
@@ -124,10 +130,11 @@ def build_trainer(model, run_args, tokenized, tokenizer, label_names, graceful_s
 
 
 def resolve_checkpoint(run_args):
-    """The checkpoint to resume from: the one named, the last one in output_dir ("last", or
-    automatically when output_dir already holds checkpoints of this run), or None."""
+    """The checkpoint to resume from: the one named, the last complete one in output_dir ("last", or
+    automatically when output_dir already holds checkpoints of this run), or None. A checkpoint that
+    a kill left half-written is skipped (or, when named, refused)."""
     requested = run_args.resume_from_checkpoint
-    last = get_last_checkpoint(run_args.output_dir) if Path(run_args.output_dir).is_dir() else None
+    last = last_complete_checkpoint(run_args.output_dir)
     if requested in (None, "", "auto"):
         if last:
             logger.warning("Found checkpoint %s in %s: resuming from it", last, run_args.output_dir)
@@ -138,6 +145,7 @@ def resolve_checkpoint(run_args):
         return last
     if not Path(requested).is_dir():
         raise ValueError(f"--resume_from_checkpoint {requested}: no such checkpoint folder")
+    check_checkpoint_complete(requested)
     return requested
 
 
@@ -196,7 +204,7 @@ def run_training(model_args, data_args, run_args, card_template):
         read_checkpoint_config(checkpoint)  # another model's checkpoint fails here, before any work
     dataset = load_data(data_args, run_args.seed)
     label_names = dataset["train"].features["label"].names
-    tokenizer = get_tokenizer(data_args, dataset["train"]["text"], checkpoint)
+    tokenizer = get_tokenizer(data_args, dataset["train"]["text"], checkpoint or model_args.model_name_or_path)
     config = build_config(model_args, tokenizer, label_names)
     if checkpoint:
         check_checkpoint_matches(checkpoint, config)

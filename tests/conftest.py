@@ -59,6 +59,7 @@ def run_without_package(tmp_path):
             [sys.executable, "-c", _BLOCK_PACKAGE + code],
             cwd=tmp_path,
             env=env,
+            stdin=subprocess.DEVNULL,  # transformers may ask "run the custom code? [y/N]": answer nothing
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -68,3 +69,41 @@ def run_without_package(tmp_path):
         return result.stdout
 
     return run
+
+
+# A small saved classifier folder (random weights, a tokenizer trained on a few sentences), built in
+# a second, for tests that need a real folder but not a trained model (tests/test_reliability_*.py).
+TINY_LABELS = ["Biology", "Chemistry", "Maths", "Physics"]
+TINY_WORDS = "cell atom force energy acid orbit gene mass charge reaction equation solve integral enzyme".split()
+
+
+def tiny_texts(count):
+    """`count` short, distinct question-like texts built from a fixed vocabulary."""
+    return [
+        " ".join(TINY_WORDS[(i * 7 + j) % len(TINY_WORDS)] for j in range(3 + i % 9)) + f" {i}?" for i in range(count)
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    import torch
+
+    from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+    from posenc_hf.tokenization import train_tokenizer
+
+    tokenizer = train_tokenizer(tiny_texts(200), vocab_size=200, model_max_length=32)
+    config = PosEncConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_attention_heads=2,
+        num_hidden_layers=1,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        id2label=dict(enumerate(TINY_LABELS)),
+        label2id={name: i for i, name in enumerate(TINY_LABELS)},
+    )
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny") / "model"
+    PosEncForSequenceClassification(config).eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
