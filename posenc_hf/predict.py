@@ -14,6 +14,7 @@ import types
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from torch.utils.data import Dataset
 from transformers import TextClassificationPipeline, pipeline
 
 import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code is needed)
@@ -33,7 +34,7 @@ class CheckedTextClassificationPipeline(TextClassificationPipeline):
             check_texts(inputs, allow_pairs=True)
         elif isinstance(inputs, types.GeneratorType):
             inputs = checked_stream(inputs)
-        else:
+        elif not isinstance(inputs, (Dataset, Iterator)):  # datasets and iterators stream as transformers does
             check_text(inputs, index=None, allow_pairs=True)
         return super().__call__(inputs, **kwargs)
 
