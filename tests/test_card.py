@@ -6,10 +6,10 @@ import string
 from pathlib import Path
 
 import pytest
+import tiny
 import yaml
 from transformers import TrainingArguments
 
-from posenc_hf import PosEncConfig, PosEncForSequenceClassification
 from posenc_hf.card import best_validation_metrics, read_card_metrics, render_model_card, write_model_card
 from posenc_hf.metrics import classification_report
 from posenc_hf.plots import write_all_plots
@@ -37,17 +37,9 @@ DATA_INFO = {
 
 
 def tiny_model(position_embedding_type="learned"):
-    config = PosEncConfig(
-        vocab_size=50,
-        hidden_size=16,
-        num_attention_heads=2,
-        num_hidden_layers=1,
-        intermediate_size=32,
-        max_position_embeddings=12,
-        num_labels=4,
-        position_embedding_type=position_embedding_type,
-    )
-    return PosEncForSequenceClassification(config)
+    return tiny.tiny_model(
+        num_attention_heads=2, num_hidden_layers=1, num_labels=4, position_embedding_type=position_embedding_type
+    ).train()
 
 
 @pytest.fixture(scope="module")

@@ -7,34 +7,12 @@ import json
 
 import pytest
 import torch
+from tiny import batch, tiny_config, tiny_model
 from transformers import AutoModel, AutoModelForSequenceClassification
 
-from posenc_hf import PosEncConfig, PosEncForSequenceClassification, PosEncModel
+from posenc_hf import PosEncForSequenceClassification, PosEncModel
 from posenc_hf.configuration_posenc import LAYER_NORM_POSITIONS, POOLING_TYPES, POSITION_EMBEDDING_TYPES
 from posenc_hf.modeling_posenc import POSITION_EMBEDDINGS
-
-
-def tiny_config(**overrides):
-    values = dict(
-        vocab_size=50,
-        hidden_size=16,
-        num_attention_heads=4,
-        num_hidden_layers=2,
-        intermediate_size=32,
-        max_position_embeddings=12,
-        num_labels=3,
-    )
-    return PosEncConfig(**{**values, **overrides})
-
-
-def tiny_model(cls=PosEncForSequenceClassification, seed=0, **overrides):
-    torch.manual_seed(seed)
-    return cls(tiny_config(**overrides)).eval()
-
-
-def batch(batch_size=2, length=7, vocab_size=50, seed=1):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(1, vocab_size, (batch_size, length), generator=generator)
 
 
 def test_registry_matches_config_choices():

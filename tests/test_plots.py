@@ -3,8 +3,8 @@
 import matplotlib.image
 import matplotlib.pyplot as plt
 import pytest
+import tiny
 
-from posenc_hf import PosEncConfig, PosEncForSequenceClassification
 from posenc_hf.plots import (
     plot_position_similarity,
     plot_position_table,
@@ -20,17 +20,9 @@ ALL_PLOTS = ["loss", "validation_metrics", "position_embeddings", "position_simi
 
 
 def tiny_model(position_embedding_type="learned"):
-    config = PosEncConfig(
-        vocab_size=50,
-        hidden_size=16,
-        num_attention_heads=2,
-        num_hidden_layers=1,
-        intermediate_size=32,
-        max_position_embeddings=12,
-        num_labels=4,
-        position_embedding_type=position_embedding_type,
-    )
-    return PosEncForSequenceClassification(config)
+    return tiny.tiny_model(
+        num_attention_heads=2, num_hidden_layers=1, num_labels=4, position_embedding_type=position_embedding_type
+    ).train()
 
 
 def fake_log_history(num_epochs=3, logs_per_epoch=2):

@@ -1,0 +1,31 @@
+"""Tiny models for fast tests: a few thousand parameters, built in milliseconds."""
+
+import torch
+
+from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+
+TINY_SIZES = dict(
+    vocab_size=50,
+    hidden_size=16,
+    num_attention_heads=4,
+    num_hidden_layers=2,
+    intermediate_size=32,
+    max_position_embeddings=12,
+    num_labels=3,
+)
+
+
+def tiny_config(**overrides):
+    return PosEncConfig(**{**TINY_SIZES, **overrides})
+
+
+def tiny_model(cls=PosEncForSequenceClassification, seed=0, **overrides):
+    """A seeded tiny model in eval mode."""
+    torch.manual_seed(seed)
+    return cls(tiny_config(**overrides)).eval()
+
+
+def batch(batch_size=2, length=7, vocab_size=50, seed=1):
+    """Random token ids (never the padding id 0)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(1, vocab_size, (batch_size, length), generator=generator)
