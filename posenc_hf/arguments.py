@@ -90,6 +90,9 @@ class RunArguments(TrainingArguments):
     stop_after_step: int | None = field(
         default=None, metadata={"help": "Save a checkpoint and stop after this optimizer step; rerun to resume."}
     )
+    class_weight: str | None = field(
+        default=None, metadata={"help": "balanced: weight each class's loss by n / (classes × its count)."}
+    )
     num_threads: int | None = field(
         default=None, metadata={"help": "Torch threads per process; default: the cores shared among processes."}
     )

@@ -23,6 +23,7 @@ from .folders import (
     last_complete_checkpoint,
     read_checkpoint_config,
 )
+from .losses import class_weighted_loss
 from .metrics import classification_report, trainer_compute_metrics
 from .modeling_posenc import PosEncForSequenceClassification
 from .plots import write_all_plots
@@ -125,6 +126,7 @@ def build_trainer(model, run_args, tokenized, tokenizer, label_names, graceful_s
         processing_class=tokenizer,  # saved into every checkpoint, beside the code files
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_compute_metrics(label_names),
+        compute_loss_func=class_weighted_loss(run_args.class_weight, tokenized["train"]["label"], len(label_names)),
         callbacks=callbacks,
     )
 

@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import posenc_hf
-from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+from posenc_hf import PosEncConfig, PosEncForMaskedLM, PosEncForSequenceClassification
 
 REMOTE_CODE_FILES = ["configuration_posenc.py", "modeling_posenc.py"]
 ALLOWED_TOP_LEVEL = {"math", "torch", "transformers"}
@@ -44,12 +44,16 @@ def test_folder_loads_with_trust_remote_code_where_package_is_absent(tmp_path, r
         hidden = model.posenc(input_ids, attention_mask=attention_mask).last_hidden_state
     folder = tmp_path / "model"
     model.save_pretrained(folder)
+    mlm = PosEncForMaskedLM(config).eval()
+    with torch.no_grad():
+        mlm_logits = mlm(input_ids, attention_mask=attention_mask).logits
+    mlm.save_pretrained(tmp_path / "mlm")
     save_file({"input_ids": input_ids, "attention_mask": attention_mask}, tmp_path / "inputs.safetensors")
 
     out = run_without_package(f"""
 import torch
 from safetensors.torch import load_file, save_file
-from transformers import AutoModel, AutoModelForSequenceClassification
+from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 try:
     import posenc_hf
     raise SystemExit("posenc_hf should not be importable here")
@@ -61,8 +65,12 @@ encoder = AutoModel.from_pretrained({str(folder)!r}, trust_remote_code=True).eva
 assert type(classifier).__name__ == "PosEncForSequenceClassification", type(classifier)
 assert type(encoder).__name__ == "PosEncModel", type(encoder)
 assert type(classifier).__module__.startswith("transformers_modules"), type(classifier).__module__
+mlm = AutoModelForMaskedLM.from_pretrained({str(tmp_path / "mlm")!r}, trust_remote_code=True).eval()
+assert type(mlm).__name__ == "PosEncForMaskedLM", type(mlm)
+assert mlm.get_output_embeddings().weight is mlm.get_input_embeddings().weight
 with torch.no_grad():
-    outputs = {{"logits": classifier(**inputs).logits, "hidden": encoder(**inputs).last_hidden_state}}
+    outputs = {{"logits": classifier(**inputs).logits, "hidden": encoder(**inputs).last_hidden_state,
+               "mlm_logits": mlm(**inputs).logits}}
 save_file(outputs, {str(tmp_path / "outputs.safetensors")!r})
 print("loaded")
 """)
@@ -70,3 +78,4 @@ print("loaded")
     outputs = load_file(tmp_path / "outputs.safetensors")
     torch.testing.assert_close(outputs["logits"], logits, atol=0, rtol=0)
     torch.testing.assert_close(outputs["hidden"], hidden, atol=0, rtol=0)
+    torch.testing.assert_close(outputs["mlm_logits"], mlm_logits, atol=0, rtol=0)
