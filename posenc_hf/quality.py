@@ -89,6 +89,10 @@ TUNING = {  # corpus -> Rows tried on validation (seed 0) while choosing the con
     "goemotions": (
         Row("try_balanced", "from scratch, class-balanced loss", "scratch", ("--class_weight", "balanced")),
         Row("try_lr1e-3", "from scratch, faster rate", "scratch", ("--learning_rate", "1e-3")),
+        Row("try_pretrained_balanced", "pretrained, class-balanced loss", "pretrained",
+            ("--class_weight", "balanced"), LEARNED),
+        Row("try_pretrained_lr1e-4", "pretrained, fine-tuned at a slower rate", "pretrained",
+            ("--learning_rate", "1e-4"), LEARNED),
     ),
 }  # fmt: skip
 
@@ -120,12 +124,17 @@ def train_command(config, folder, seed, threads, *args):
 
 
 def step(folder, command, threads, read):
-    """Run once: reuse `folder/result.json` when present, else run `command` and record its result."""
-    path = folder / "result.json"
+    """Run once: reuse `folder/result.json` when present, else run `command` (unless `resources.json` says
+    it already ran) and record its result."""
+    path, measured = folder / "result.json", folder / "resources.json"
     if path.is_file():
         return json.loads(path.read_text())
-    folder.mkdir(parents=True, exist_ok=True)
-    resources = measured_run(command, folder / "log.txt", threads)
+    if measured.is_file():  # the run finished but reading its metrics failed: no need to run it again
+        resources = json.loads(measured.read_text())
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
+        resources = measured_run(command, folder / "log.txt", threads)
+        measured.write_text(json.dumps(resources, indent=2) + "\n")
     result = {**read(folder), **resources}
     path.write_text(json.dumps(result, indent=2) + "\n")
     return result
@@ -143,7 +152,7 @@ def read_baseline(analyzer):
 
 def read_classifier(folder):
     report = json.loads((folder / "model" / "metrics.json").read_text())
-    return {"test": {m: report["test"][m] for m in METRICS}, "validation_macro_f1": report["validation_best"]["value"]}
+    return {"test": {m: report["test"][m] for m in METRICS}, "validation_macro_f1": report["validation"]["macro_f1"]}
 
 
 def read_pretrained(folder):

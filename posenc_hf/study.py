@@ -607,6 +607,7 @@ def write_plots(results, folder):
 
 DECAY = 0.05  # a probe accuracy drop (embeddings → last layer) of at least 5 points counts as decay
 WARMUP_GAP = 0.01  # warm-up "helps" when accuracy without it is lower by > 1 point and > both seed stds
+CHANCE_MARGIN = 0.1  # within 10 points of the order corpus's 25 % chance counts as not learning
 VANISHING_RATIO = 0.1  # layer 1 gets under a tenth of the last layer's gradient norm
 QUADRATIC_SLOPE = 1.6  # a log-log slope of time against length of at least this reads as quadratic
 
@@ -696,9 +697,11 @@ def claim_warmup(records, plan):
                     continue
                 gap = mean_std(warm)[0] - mean_std(cold)[0]
                 worse[norm].append((rate, gap > max(WARMUP_GAP, mean_std(warm)[1], mean_std(cold)[1])))
+                stuck = max(mean_std(warm)[0], mean_std(cold)[0]) < 0.25 + CHANCE_MARGIN
                 parts.append(
                     f"learning rate {rate:g}, depth {depth}, {norm}-norm: test accuracy {pct(warm)} with warm-up, "
                     f"{pct(cold)} without (gap {100 * gap:+.1f} points)"
+                    + ("; near chance either way: warm-up does not rescue it" if stuck else "")
                 )
     if not worse.get("post"):
         return None
@@ -725,6 +728,13 @@ def claim_gradients(records, plan):
     return f"Gradients vanish towards the first layers (ratio < {VANISHING_RATIO})", verdict, parts
 
 
+def collapse_split(records, **where):
+    """'uniform share / one-hot share' (means over seeds) of the matching runs."""
+    uniform = mean_std(values(records, lambda r: r["attention"]["uniform_share"], **where))[0]
+    one_hot = mean_std(values(records, lambda r: r["attention"]["one_hot_share"], **where))[0]
+    return f"{uniform:.2f} / {one_hot:.2f}"
+
+
 def claim_entropy(records, plan):
     parts, deepest, shallowest = [], max(plan.depths), min(plan.depths)
     for corpus in plan.corpora:
@@ -738,11 +748,12 @@ def claim_entropy(records, plan):
                 by_depth = ", ".join(
                     f"{d}: {fmt(values(records, mean_entropy, depth=d, **where))}" for d in plan.depths
                 )
-                shares = (fmt(values(records, collapsed, depth=d, **where), 2) for d in (shallowest, deepest))
+                shares = (collapse_split(records, depth=d, **where) for d in (shallowest, deepest))
                 parts.append(
                     f"{corpus}, {position}, {norm}-norm: layer 1 → {deepest} of the depth-{deepest} model "
                     f"{per_layer[0]:.3f} → {per_layer[-1]:.3f}; mean over layers by depth {by_depth}; "
-                    f"collapsed heads depth {shallowest} vs {deepest}: {' vs '.join(shares)}"
+                    f"share of heads near-uniform / near-one-hot at depth {shallowest} vs {deepest}: "
+                    + " vs ".join(shares)
                 )
     return "How attention entropy moves with depth (1 = uniform, 0 = one-hot)", "measured", parts
 
