@@ -93,6 +93,10 @@ TUNING = {  # corpus -> Rows tried on validation (seed 0) while choosing the con
             ("--class_weight", "balanced"), LEARNED),
         Row("try_pretrained_lr1e-4", "pretrained, fine-tuned at a slower rate", "pretrained",
             ("--learning_rate", "1e-4"), LEARNED),
+        Row("try_pretrained_15_epochs", "pretrained 15 epochs (3× longer)", "pretrained",
+            (), LEARNED + ("--num_train_epochs", "15")),
+        Row("try_pretrained_sinusoidal_15_epochs", "pretrained 15 epochs (3× longer), sinusoidal", "pretrained",
+            (), SINUSOIDAL + ("--num_train_epochs", "15")),
     ),
 }  # fmt: skip
 
