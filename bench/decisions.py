@@ -4,15 +4,28 @@ model (training and/or inference samples/s, interleaved), and `torch.compile` is
 import time
 
 import torch
+import torch.nn.functional as F
 
 from bench.models import build, make_batch
 from bench.timing import infer_fn, interleaved, paired_ratio, throughput, time_block, train_step_fn
 
+REDUCED_PRECISION = {"cpu": torch.bfloat16, "cuda": torch.bfloat16}  # autocast dtype measured per device
 
-def candidates():
-    """`{decision: (modes, {label: (config overrides, threads or None)})}`; the first label is the reference."""
+
+def candidates(device="cpu"):
+    """`{decision: (modes, {label: (overrides, threads or None)})}`; the first label is the reference.
+
+    Overrides go to the model's config, except `model` (which of `bench.models.MODELS`, default ours with
+    its defaults) and `autocast` (a dtype to run the step under `torch.autocast`)."""
     threads = sorted({1, 2, torch.get_num_threads()})
+    half = REDUCED_PRECISION[torch.device(device).type]
+    precision = {"float32": ({}, None), f"{half} autocast".replace("torch.", ""): ({"autocast": half}, None)}
     return {
+        "precision (ours)": (("train", "infer"), precision),
+        "precision (BERT)": (
+            ("train", "infer"),
+            {label: ({**overrides, "model": "bert"}, None) for label, (overrides, _) in precision.items()},
+        ),
         "attention dropout": (("train",), {"0.0": ({}, None), "0.1": ({"attention_probs_dropout_prob": 0.1}, None)}),
         "hidden dropout": (("train",), {"0.1": ({}, None), "0.0": ({"hidden_dropout_prob": 0.0}, None)}),
         "attention kernel": (
@@ -21,6 +34,18 @@ def candidates():
         ),
         "threads": (("train", "infer"), {str(n): ({}, n) for n in threads}),
     }
+
+
+def with_autocast(fn, dtype, device):
+    """`fn` run under `torch.autocast(device, dtype)` (None: as it is)."""
+    if dtype is None:
+        return fn
+
+    def wrapped():
+        with torch.autocast(torch.device(device).type, dtype=dtype):
+            fn()
+
+    return wrapped
 
 
 def with_threads(fn, threads):
@@ -44,10 +69,11 @@ def decide(decision, modes, options, shape, repeats, block_s, device):
     batch = make_batch(shape, padded=True, device=device)
     fns = {}
     for label, (overrides, threads) in options.items():
-        model = build("posenc_default", shape, device, **overrides)
+        config = {key: value for key, value in overrides.items() if key not in ("model", "autocast")}
+        model = build(overrides.get("model", "posenc_default"), shape, device, **config)
         for mode in modes:
             fn = train_step_fn(model, batch) if mode == "train" else infer_fn(model, batch)
-            fns[label, mode] = with_threads(fn, threads)
+            fns[label, mode] = with_threads(with_autocast(fn, overrides.get("autocast"), device), threads)
     seconds = interleaved(fns, repeats, block_s, device)
     reference = next(iter(options))
     return [
@@ -64,14 +90,54 @@ def decide(decision, modes, options, shape, repeats, block_s, device):
     ]
 
 
+def attention_kernel_fn(shape, dtype, mode, device):
+    """SDPA alone at `shape` (padded key mask) in `dtype`: forward, plus backward for "train"."""
+    head_dim = shape.hidden // shape.heads
+    batch = make_batch(shape, padded=True, device=device)
+    keep = batch["attention_mask"][:, None, None, :].bool()
+    qkv = [torch.randn(shape.batch, shape.heads, shape.seq, head_dim, device=device, dtype=dtype) for _ in "qkv"]
+    if mode == "train":
+        qkv = [t.requires_grad_() for t in qkv]
+
+    def step():
+        with torch.set_grad_enabled(mode == "train"):
+            output = F.scaled_dot_product_attention(*qkv, attn_mask=keep)
+            if mode == "train":
+                output.sum().backward()
+
+    return step
+
+
+def attention_precision(shape, repeats, block_s, device):
+    """Why attention computes in float32 on CPU even under autocast: the kernel alone in each dtype."""
+    dtypes = {"float32": torch.float32, str(REDUCED_PRECISION["cpu"]).replace("torch.", ""): REDUCED_PRECISION["cpu"]}
+    fns = {(label, mode): attention_kernel_fn(shape, dtype, mode, device) for label, dtype in dtypes.items()
+           for mode in ("train", "infer")}  # fmt: skip
+    seconds = interleaved(fns, repeats, block_s, device)
+    return [
+        {
+            "decision": "attention kernel precision (SDPA alone)",
+            "shape": shape.name,
+            "mode": mode,
+            "candidate": label,
+            "samples_per_s": throughput(seconds[label, mode], shape.batch),
+            "speed_vs_first": paired_ratio(seconds["float32", mode], seconds[label, mode]),
+        }
+        for label in dtypes
+        for mode in ("train", "infer")
+    ]
+
+
 def all_decisions(shapes, repeats, block_s, device):
     """Every decision of `candidates()` at every shape in `shapes`."""
     rows = []
     for shape in shapes:
-        for decision, (modes, options) in candidates().items():
+        for decision, (modes, options) in candidates(device).items():
             if decision == "threads" and device != "cpu":
                 continue
             rows += decide(decision, modes, options, shape, repeats, block_s, device)
+        if device == "cpu":
+            rows += attention_precision(shape, repeats, block_s, device)
     return rows
 
 

@@ -127,7 +127,8 @@ def decision_section(results):
         for d in results["decisions"]
     ]
     header = ["decision", "shape", "mode", "candidate", "samples/s", "speed vs first candidate"]
-    return "## Decisions (our model, padded input)\n\n" + table(header, rows)
+    title = "## Decisions (padded input; our model with its defaults unless the decision says BERT)"
+    return title + "\n\n" + table(header, rows)
 
 
 def compile_section(results):

@@ -313,3 +313,37 @@ def test_padding_positions_are_skipped_and_come_back_as_zeros():
     torch.testing.assert_close(
         out.last_hidden_state[1, :5], model.posenc(input_ids[1:, :5]).last_hidden_state[0], atol=1e-5, rtol=0
     )
+
+
+def test_cpu_attention_runs_in_float32_for_half_precision_inputs():
+    from posenc_hf.modeling_posenc import eager_attention_forward, run_attention
+
+    seen = []
+
+    def recording(module, query, key, value, attention_mask, **kwargs):
+        seen.append((query.dtype, attention_mask.dtype, torch.is_autocast_enabled("cpu")))
+        return eager_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+    module = torch.nn.Module().eval()
+    query, key, value = torch.randn(3, 2, 4, 5, 8).unbind(0)
+    mask = torch.zeros(2, 1, 1, 5).masked_fill(torch.tensor([False, False, False, True, True]), -1e30)
+    expected, _ = eager_attention_forward(module, query, key, value, mask, scaling=8**-0.5)
+    half = [t.to(torch.bfloat16) for t in (query, key, value, mask)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output, _ = run_attention(recording, module, *half, scaling=8**-0.5)
+    assert seen == [(torch.float32, torch.float32, False)]
+    assert output.dtype == torch.bfloat16
+    torch.testing.assert_close(output.float(), expected, atol=3e-2, rtol=3e-2)
+
+
+@pytest.mark.parametrize("implementation", ["sdpa", "eager"])
+def test_bf16_autocast_on_cpu_matches_float32(implementation):
+    model = tiny_model(attn_implementation=implementation)
+    input_ids, mask = batch(3, 9), torch.ones(3, 9, dtype=torch.long)
+    mask[0, 5:] = 0
+    expected = model(input_ids, attention_mask=mask).logits
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(input_ids, attention_mask=mask).logits
+    torch.testing.assert_close(logits.float(), expected, atol=5e-2, rtol=5e-2)
+    model.to(torch.bfloat16)
+    torch.testing.assert_close(model(input_ids, attention_mask=mask).logits.float(), expected, atol=5e-2, rtol=5e-2)
