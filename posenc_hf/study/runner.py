@@ -1,0 +1,194 @@
+"""Training the grid: one run (data cached per worker, a lean Trainer, diagnostics) and all of them.
+
+`run_point` trains and diagnoses one `Point` into a JSON-able record; `run_grid` runs every point of a
+plan, in worker processes side by side, appending each record to a journal so that an interrupted grid
+can resume.
+"""
+
+import json
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from functools import cache
+from multiprocessing import get_context
+
+import datasets
+import numpy as np
+import torch
+import transformers
+from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
+
+from ..arguments import DataArguments, ModelArguments
+from ..diagnostics import GradientNormCallback, diagnose
+from ..training import build_config, build_model, get_tokenizer, load_data, tokenize_splits
+from .plan import CORPUS_SETTINGS, Point, grid
+
+
+@dataclass
+class PreparedData:
+    tokenizer: object
+    tokenized: datasets.DatasetDict
+    label_names: list
+    test_texts: list
+
+
+@cache  # one entry per corpus and seed
+def prepare_data(corpus, seed, train_rows):
+    """The corpus (the order corpus is generated from `seed`), a tokenizer trained on its train split, token ids."""
+    data_args = DataArguments(corpus=corpus, max_samples=train_rows, **CORPUS_SETTINGS[corpus])
+    dataset = load_data(data_args, seed)
+    tokenizer = get_tokenizer(data_args, list(dataset["train"]["text"]))
+    label_names = dataset["train"].features["label"].names
+    return PreparedData(tokenizer, tokenize_splits(dataset, tokenizer), label_names, list(dataset["test"]["text"]))
+
+
+def model_arguments(point, plan):
+    return ModelArguments(
+        hidden_size=plan.hidden_size,
+        num_attention_heads=plan.num_heads,
+        num_hidden_layers=point.depth,
+        position_embedding_type=point.position,
+        layer_norm_position=point.norm,
+    )
+
+
+def training_arguments(point, plan, output_dir):
+    return TrainingArguments(
+        output_dir=output_dir,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=128,
+        num_train_epochs=plan.epochs[point.corpus],
+        learning_rate=point.learning_rate or plan.learning_rate,
+        warmup_steps=plan.warmup if point.warmup else 0,
+        weight_decay=0.01,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_strategy="epoch",
+        report_to=[],
+        disable_tqdm=True,
+        seed=point.seed,
+        use_cpu=True,
+    )
+
+
+def accuracy(trainer, dataset):
+    output = trainer.predict(dataset)
+    return float((output.predictions.argmax(-1) == output.label_ids).mean())
+
+
+def binned(norms, bins=50):
+    """At most `bins` rows of (steps × layers) norms, each the mean of consecutive steps, and their middle steps."""
+    chunks = np.array_split(np.arange(len(norms)), min(bins, len(norms)))
+    return {"steps": [float(c.mean() + 1) for c in chunks], "norms": [norms[c].mean(axis=0).tolist() for c in chunks]}
+
+
+def run_point(point, plan):
+    """Train one grid point and diagnose it; returns a JSON-able record."""
+    cpu_start = time.process_time()
+    data = prepare_data(point.corpus, point.seed, plan.train_rows[point.corpus])
+    set_seed(point.seed)
+    model_args = model_arguments(point, plan)
+    model = build_model(model_args, build_config(model_args, data.tokenizer, data.label_names))
+    gradient_norms = GradientNormCallback()
+    with tempfile.TemporaryDirectory() as scratch:
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(point, plan, scratch),
+            train_dataset=data.tokenized["train"],
+            data_collator=DataCollatorWithPadding(data.tokenizer),
+            callbacks=[gradient_norms],
+        )
+        trainer.remove_callback(PrinterCallback)  # no log line per epoch: the grid prints one per run
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+        test_score = accuracy(trainer, data.tokenized["test"])
+        train_accuracy = accuracy(trainer, data.tokenized["train"])
+    norms = gradient_norms.norms()
+    report = diagnose(model, data.test_texts, data.tokenizer, max_texts=plan.probe_texts, seed=point.seed)
+    return {
+        **asdict(point),
+        "test_accuracy": test_score,
+        "train_accuracy": train_accuracy,
+        "train_loss_per_epoch": [entry["loss"] for entry in trainer.state.log_history if "loss" in entry],
+        "train_seconds": seconds,
+        "cpu_seconds": time.process_time() - cpu_start,  # this process's CPU time for the whole run, one thread
+        "grad_norm_per_layer": norms.mean(axis=0).tolist(),
+        "grad_norm_curve": binned(norms),
+        **report,
+    }
+
+
+def quiet():
+    """No progress bars or warnings per run: the grid prints one line per run."""
+    datasets.disable_progress_bars()
+    transformers.logging.set_verbosity_error()
+
+
+def init_worker():
+    """One torch thread per process: small models gain nothing from more, and threads fight on a busy machine."""
+    torch.set_num_threads(1)
+    quiet()
+
+
+@contextmanager
+def one_thread():
+    """torch on one thread for a while (the caller's setting comes back)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def point_of(record):
+    return Point(**{name: record[name] for name in Point.__dataclass_fields__ if name in record})
+
+
+def read_journal(path, mode):
+    """The records that an interrupted run of the same mode wrote to `path`, one JSON line each."""
+    if not path.is_file():
+        return []
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [line["record"] for line in lines if line["mode"] == mode]
+
+
+def run_grid(plan, workers=1, log=print, journal=None, mode=None, done=()):
+    """Every grid point's record, in grid order; `workers` processes train points side by side.
+
+    Points with a record in `done` are not trained again; each new record is appended to `journal` (an open
+    file) as soon as it is there, so that an interrupted grid can resume.
+    """
+    points = grid(plan)
+    finished = {point_of(record): record for record in done}
+    todo = [point for point in points if point not in finished]
+
+    def keep(record):
+        finished[point_of(record)] = record
+        if journal:
+            journal.write(json.dumps({"mode": mode, "record": record}) + "\n")
+            journal.flush()
+        log(progress(record, len(finished), len(points)))
+
+    if workers <= 1:
+        quiet()
+        with one_thread():
+            for point in todo:
+                keep(run_point(point, plan))
+    else:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=init_worker) as pool:
+            for future in as_completed([pool.submit(run_point, point, plan) for point in todo]):
+                keep(future.result())
+    return [finished[point] for point in points]
+
+
+def progress(record, index, total):
+    name = (
+        f"{record['corpus']}/{record['position']}/depth {record['depth']}/{record['norm']}-norm/seed {record['seed']}"
+    )
+    name += "" if record["warmup"] else "/no warm-up"
+    name += f"/learning rate {record['learning_rate']:g}" if record.get("learning_rate") else ""
+    return f"[{index}/{total}] {name}: test accuracy {record['test_accuracy']:.3f} ({record['train_seconds']:.0f} s)"
