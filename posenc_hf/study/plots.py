@@ -39,6 +39,13 @@ PER_LAYER_PLOTS = {  # name: (per-layer metric, title, y label, y limits, y scal
 }
 
 
+def grid_and_legend(axes):
+    """A light grid, and a legend when something was drawn."""
+    axes.grid(alpha=0.3)
+    if axes.lines:
+        axes.legend(fontsize=7)
+
+
 def per_layer_plot(records, plan, name, folder):
     """Mean over seeds of a per-layer metric of the deepest models, one line per position × norm, a panel per corpus."""
     metric, title, ylabel, ylim, yscale = PER_LAYER_PLOTS[name]
@@ -56,9 +63,7 @@ def per_layer_plot(records, plan, name, folder):
         xlabel = "layer (0 = embeddings)" if name == "position_probe" else "layer"
         axes.set(title=f"{corpus} corpus, depth {depth}", xlabel=xlabel, ylabel=ylabel)
         axes.set(ylim=ylim, yscale=yscale)
-        axes.grid(alpha=0.3)
-        if axes.lines:
-            axes.legend(fontsize=7)
+        grid_and_legend(axes)
     figure.suptitle(title)
     return save(figure, folder / f"{name}.png")
 
@@ -80,9 +85,7 @@ def similarity_plot(records, plan, folder):
                         label=f"{position}, {norm} (all depths)",
                     )
         axes.set(title=f"{corpus} corpus", xlabel="distance |i - j|", ylabel="mean cosine similarity")
-        axes.grid(alpha=0.3)
-        if axes.lines:
-            axes.legend(fontsize=7)
+        grid_and_legend(axes)
     figure.suptitle("Position table: similarity against distance")
     return save(figure, folder / "position_similarity.png")
 
@@ -121,9 +124,7 @@ def warmup_plot(records, plan, folder):
                     label = "warm-up" if warmup else "no warm-up"
                     axes.plot(range(1, len(losses[0]) + 1), np.mean(losses, axis=0), style, markersize=3, label=label)
             axes.set(title=f"depth {depth}, {norm}-norm, learning rate {rate:g}", xlabel="epoch", ylabel="train loss")
-            axes.grid(alpha=0.3)
-            if axes.lines:
-                axes.legend(fontsize=7)
+            grid_and_legend(axes)
     figure.suptitle("Order corpus, learned positions: train loss with and without warm-up")
     return save(figure, folder / "warmup.png")
 
