@@ -52,7 +52,7 @@ class Row:
 @dataclass(frozen=True)
 class Corpus:
     classify: str  # config of the classification runs (scratch and fine-tuning)
-    pretrain: str  # config of the masked-LM runs
+    pretrain: str | None = None  # config of the masked-LM runs; None: no pretrained rows
     scratch_args: tuple = ()  # fields only scratch runs change
     finetune_args: tuple = ()  # fields only fine-tuning from a pretrained folder changes
     shared_pretraining: bool = False  # one masked LM (seed 0) for every seed: its text is in no split of any seed
@@ -63,13 +63,22 @@ CORPORA = {
     "goemotions": Corpus(
         "configs/finetune_goemotions.yaml", "configs/pretrain_goemotions.yaml", shared_pretraining=True
     ),
+    "subject": Corpus("configs/subject.yaml"),  # the built-in corpora, with the configs users train
+    "sentiment": Corpus("configs/sentiment.yaml"),
 }
+TARGET_CORPORA = ("mmlu", "goemotions")  # the corpora the target is set on
 LEARNED, SINUSOIDAL = ("--position_embedding_type", "learned"), ("--position_embedding_type", "sinusoidal")
 ROWS = (
     Row("tfidf_word", "TF-IDF + LR, word 1-2-grams", "baseline", ("--analyzer", "word")),
     Row("tfidf_char", "TF-IDF + LR, char 2-5-grams", "baseline", ("--analyzer", "char_wb")),
     Row("scratch_learned", "PosEnc from scratch, learned positions", "scratch", LEARNED),
     Row("scratch_sinusoidal", "PosEnc from scratch, sinusoidal positions", "scratch", SINUSOIDAL),
+    Row(
+        "scratch_attention_dropout",
+        "PosEnc from scratch, learned, attention dropout 0.1 (BERT's)",
+        "scratch",
+        LEARNED + ("--attention_probs_dropout_prob", "0.1"),
+    ),  # fmt: skip
     Row("pretrained_learned", "PosEnc MLM-pretrained + fine-tuned, learned", "pretrained", (), LEARNED),
     Row("pretrained_sinusoidal", "PosEnc MLM-pretrained + fine-tuned, sinusoidal", "pretrained", (), SINUSOIDAL),
 )
@@ -280,6 +289,19 @@ def tuning_table(tuning_results):
     return "\n".join(lines)
 
 
+def dropout_table(summaries):
+    """Attention dropout 0.0 (the default) against 0.1 (BERT's), from scratch with learned positions."""
+    header = "| corpus | attention dropout | test accuracy (%) | test macro-F1 (%) | CPU s per run |"
+    lines = [header, "|---|---|---|---|---|"]
+    for corpus, summary in summaries.items():
+        for name, label in (("scratch_learned", "0.0 (default)"), ("scratch_attention_dropout", "0.1")):
+            if name in summary:
+                entry = summary[name]
+                lines.append(f"| {corpus} | {label} | {fmt(entry['accuracy'])} | {fmt(entry['macro_f1'])} | "
+                             f"{entry['cpu_seconds']:.0f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def machine():
     load = os.getloadavg()
     return {
@@ -308,6 +330,7 @@ def write_documents(results, tuning_results, seeds, threads, docs_dir):
         "machine": json.dumps(info["machine"]),
         "verdicts": "\n\n".join(verdict_text(c, verdicts[c], labels, summaries[c]) for c in summaries),
         "tuning": tuning_table(tuning_results),
+        "dropout": dropout_table(summaries),
         "commands": "\n".join(f"    {run['command']}" for run in commands_of(results)),
     }
     for corpus in CORPORA:
@@ -329,6 +352,11 @@ def commands_of(results):
 # --- main ---------------------------------------------------------------------------------------
 
 
+def rows_of(corpus, rows):
+    """The rows a corpus runs: all, but the pretrained ones only where it has a pretraining config."""
+    return [row for row in rows if row.kind != "pretrained" or CORPORA[corpus].pretrain]
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m posenc_hf.quality", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
@@ -348,15 +376,15 @@ def main(argv=None):
     args = parse_args(argv)
     data_dir = (lambda corpus: str(Path(args.data_dir_root) / corpus)) if args.data_dir_root else (lambda corpus: None)
     rows = [row for row in ROWS if row.name in args.rows]
-    jobs = [(c, row, seed) for c in args.corpora for row in rows for seed in args.seeds]
-    jobs += [(c, row, 0) for c in args.corpora for row in TUNING[c]]
+    jobs = [(c, row, seed) for c in args.corpora for row in rows_of(c, rows) for seed in args.seeds]
+    jobs += [(c, row, 0) for c in args.corpora for row in TUNING.get(c, ())]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {job: pool.submit(run_row, job[0], job[1], job[2], args.runs_dir, args.threads, data_dir(job[0]))
                    for job in jobs}  # fmt: skip
-    results = {c: {row.name: {} for row in rows} for c in args.corpora}
+    results = {c: {row.name: {} for row in rows_of(c, rows)} for c in args.corpora}
     tuning = {c: [] for c in args.corpora}
     for (corpus, row, seed), future in futures.items():
-        if row in TUNING[corpus]:
+        if row in TUNING.get(corpus, ()):
             tuning[corpus].append((row, future.result()))
         else:
             results[corpus][row.name][seed] = future.result()

@@ -32,3 +32,22 @@ def test_documents_hold_mean_and_std_of_the_runs_and_a_verdict_chosen_on_validat
     assert "| 85.0 ± 7.1 | 75.0 ± 7.1 |" in document  # the baseline's mean ± sample std, in percent
     assert "| 86.0 ± 1.4 | 76.0 ± 1.4 |" in document
     assert "python train/run.py pretrain" in document and "$" not in document.split("## Protocol")[0]
+
+
+def test_built_in_corpora_skip_pretraining_and_the_dropout_table_pairs_the_two_settings(tmp_path):
+    rows = quality.ROWS
+    assert [row.name for row in quality.rows_of("subject", rows)] == [r.name for r in rows if r.kind != "pretrained"]
+    assert quality.rows_of("mmlu", rows) == list(rows)
+    results = {
+        "subject": {
+            "tfidf_word": {0: fake_run(0.60, 0.60, 0.6)},
+            "scratch_learned": {0: fake_run(0.58, 0.57, 0.6)},
+            "scratch_attention_dropout": {0: fake_run(0.52, 0.51, 0.5)},
+        }
+    }
+    quality.write_documents(results, {"subject": []}, [0], 1, tmp_path)
+    document = (tmp_path / "quality.md").read_text()
+    dropout = document.split("## Attention dropout")[1].split("##")[0]
+    assert "| subject | 0.0 (default) | 58.0 ± 0.0 | 57.0 ± 0.0 | 8 |" in dropout
+    assert "| subject | 0.1 | 52.0 ± 0.0 | 51.0 ± 0.0 | 8 |" in dropout
+    assert "(not run)" in document  # the real corpora were not in this run
