@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import string
 import subprocess
@@ -344,12 +345,21 @@ def write_documents(results, tuning_results, seeds, threads, docs_dir):
         "verdicts": "\n\n".join(verdict_text(c, verdicts[c], labels, summaries[c]) for c in summaries),
         "tuning": tuning_table(tuning_results),
         "dropout": dropout_table(summaries),
-        "commands": "\n".join(f"    {run['command']}" for run in commands_of(results)),
+        "commands": "\n".join(f"    {portable(run['command'])}" for run in commands_of(results)),
     }
     for corpus in CORPORA:
         fields[f"{corpus}_quality"] = quality_table(summaries[corpus], labels) if corpus in summaries else "(not run)"
         fields[f"{corpus}_cost"] = cost_table(summaries[corpus], labels) if corpus in summaries else "(not run)"
     (docs_dir / "quality.md").write_text(string.Template(TEMPLATE.read_text()).substitute(fields))
+
+
+def portable(command):
+    """A recorded command as a reader would type it: `python` for the interpreter's path, and paths into
+    the runs folder relative to the repository (`runs/quality/...`)."""
+    program, _, rest = command.partition(" ")
+    program = "python" if Path(program).name.startswith("python") else program
+    rest = re.sub(r"(?<= )/\S*/(runs/quality/)", r"\1", " " + rest)
+    return program + rest
 
 
 def commands_of(results):

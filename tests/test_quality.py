@@ -52,3 +52,8 @@ def test_built_in_corpora_skip_pretraining_and_the_dropout_table_pairs_the_two_s
     assert "| subject | 0.0 (default) | 58.0 ± 0.0 | 57.0 ± 0.0 | 8 |" in dropout
     assert "| subject | 0.1 | 52.0 ± 0.0 | 51.0 ± 0.0 | 8 |" in dropout
     assert "(not run)" in document  # the real corpora were not in this run
+
+
+def test_listed_commands_are_portable():
+    recorded = "/opt/bin/python3.11 train/run.py c.yaml --output_dir /home/me/runs/quality/mmlu/x/seed_0 --seed 0"
+    assert quality.portable(recorded) == "python train/run.py c.yaml --output_dir runs/quality/mmlu/x/seed_0 --seed 0"
