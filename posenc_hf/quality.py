@@ -279,12 +279,24 @@ def verdict_text(corpus, outcome, labels, summary):
         return f"**{corpus}**: no verdict (the baseline or every PosEnc row is missing from this run)."
     best, margins = outcome["best"], outcome["margins"]
     signs = ", ".join(f"{m.replace('_', '-')} {margins[m] * 100:+.1f} points" for m in METRICS)
-    word = "at or above" if outcome["met"] else "below"
+    word = "at or above" if outcome["met"] else "below" if all(v < 0 for v in margins.values()) else "not above in both"
     char = {m: summary[best][m][0] - summary["tfidf_char"][m][0] for m in METRICS} if "tfidf_char" in summary else None
     text = (
         f"**{corpus}**: the best PosEnc configuration by validation macro-F1 is *{labels[best]}*; on test it is "
         f"{word} TF-IDF + LR (word n-grams): {signs}."
     )
+    noise = {m: max(summary[best][m][1], summary[TARGET][m][1]) for m in METRICS}
+    small = [m for m in METRICS if abs(margins[m]) < noise[m]]
+    if small:
+        text += (
+            " Within the seeds' spread: "
+            + ", ".join(
+                f"the {m.replace('_', '-')} margin is smaller than the larger standard deviation of the two rows "
+                f"({noise[m] * 100:.1f} points)"
+                for m in small
+            )
+            + "."
+        )
     if char:
         text += (
             " Against the character n-gram TF-IDF: "

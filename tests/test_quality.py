@@ -31,6 +31,7 @@ def test_documents_hold_mean_and_std_of_the_runs_and_a_verdict_chosen_on_validat
     document = (tmp_path / "quality.md").read_text()
     assert "| 85.0 ± 7.1 | 75.0 ± 7.1 |" in document  # the baseline's mean ± sample std, in percent
     assert "| 86.0 ± 1.4 | 76.0 ± 1.4 |" in document
+    assert "the accuracy margin is smaller than the larger standard deviation of the two rows (7.1 points)" in document
     assert "python train/run.py pretrain" in document and "$" not in document.split("## Protocol")[0]
 
 
