@@ -9,7 +9,11 @@ import torch.nn.functional as F
 from bench.models import build, make_batch
 from bench.timing import infer_fn, interleaved, paired_ratio, throughput, time_block, train_step_fn
 
-REDUCED_PRECISION = {"cpu": torch.bfloat16, "cuda": torch.bfloat16}  # autocast dtype measured per device
+REDUCED_PRECISION = torch.bfloat16  # the autocast dtype measured against float32
+
+
+def dtype_name(dtype):
+    return str(dtype).removeprefix("torch.")
 
 
 def candidates(device="cpu"):
@@ -18,8 +22,8 @@ def candidates(device="cpu"):
     Overrides go to the model's config, except `model` (which of `bench.models.MODELS`, default ours with
     its defaults) and `autocast` (a dtype to run the step under `torch.autocast`)."""
     threads = sorted({1, 2, torch.get_num_threads()})
-    half = REDUCED_PRECISION[torch.device(device).type]
-    precision = {"float32": ({}, None), f"{half} autocast".replace("torch.", ""): ({"autocast": half}, None)}
+    reduced = {f"{dtype_name(REDUCED_PRECISION)} autocast": ({"autocast": REDUCED_PRECISION}, None)}
+    precision = {"float32": ({}, None), **reduced}
     return {
         "precision (ours)": (("train", "infer"), precision),
         "precision (BERT)": (
@@ -110,7 +114,7 @@ def attention_kernel_fn(shape, dtype, mode, device):
 
 def attention_precision(shape, repeats, block_s, device):
     """Why attention computes in float32 on CPU even under autocast: the kernel alone in each dtype."""
-    dtypes = {"float32": torch.float32, str(REDUCED_PRECISION["cpu"]).replace("torch.", ""): REDUCED_PRECISION["cpu"]}
+    dtypes = {dtype_name(dtype): dtype for dtype in (torch.float32, REDUCED_PRECISION)}
     fns = {(label, mode): attention_kernel_fn(shape, dtype, mode, device) for label, dtype in dtypes.items()
            for mode in ("train", "infer")}  # fmt: skip
     seconds = interleaved(fns, repeats, block_s, device)

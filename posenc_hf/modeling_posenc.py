@@ -288,8 +288,8 @@ def attention_implementation(config, output_attentions, training=False, device=N
 
 def run_attention(attention, module, query, key, value, attention_mask, **kwargs):
     """`attention(module, query, key, value, attention_mask, **kwargs)`; on CPU in float32 when the inputs are
-    bf16 or fp16 (autocast or a half-precision model). CPU attention kernels run slower in reduced precision
-    than in float32 (2.4x slower for training at length 128, head size 8: bench/README.md), while the
+    bf16 or fp16 (autocast or a half-precision model). CPU attention kernels train slower in reduced precision
+    than in float32 (bf16: 2x slower at length 128, 4x at 32, head size 8 and 16; bench/README.md), while the
     projections around them run faster; the output is cast back to the inputs' dtype."""
     if query.device.type != "cpu" or query.dtype == torch.float32:
         return attention(module, query, key, value, attention_mask, **kwargs)
