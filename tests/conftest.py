@@ -11,21 +11,23 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shared_dir() -> Path | None:
-    """Return the shared data folder, or None when it is absent.
+    """Return the shared data folder (`POSENC_SHARED`, else `../shared`), or None when it is absent.
 
-    `POSENC_SHARED` (set by `.ci/run`) makes the folder required: if it is set
-    but missing, tests that need it fail instead of skipping.
+    The folder is required, so that tests needing it fail instead of skipping, when `POSENC_SHARED`
+    is set or under CI (`CI=true`, where `../shared` sits beside the clone); a user's clone has no
+    `../shared`, and those tests skip.
     """
     env = os.environ.get("POSENC_SHARED")
-    if env:
-        path = Path(env)
-        if not path.is_absolute():
-            path = (REPO_ROOT / path).resolve()
-        if not path.is_dir():
-            raise RuntimeError(f"POSENC_SHARED={env} is set but {path} is not a folder")
+    path = Path(env or "../shared")
+    if not path.is_absolute():
+        path = (REPO_ROOT / path).resolve()
+    if path.is_dir():
         return path
-    default = REPO_ROOT.parent / "shared"
-    return default if default.is_dir() else None
+    if env:
+        raise RuntimeError(f"POSENC_SHARED={env} is set but {path} is not a folder")
+    if os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError(f"CI=true, so the tests that read the shared data must run, but {path} is not a folder")
+    return None
 
 
 @pytest.fixture(scope="session")
