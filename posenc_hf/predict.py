@@ -14,6 +14,7 @@ import types
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import huggingface_hub
 from torch.utils.data import Dataset
 from transformers import TextClassificationPipeline, pipeline
 
@@ -45,13 +46,34 @@ def looks_like_local_path(name):
     return Path(name).is_absolute() or name.startswith((".", "~")) or name.count("/") > 1 or "\\" in name
 
 
+def is_local_folder(name):
+    """Whether `name` means a folder on this machine rather than a Hub id: it exists, looks like a path,
+    starts with a folder that exists here (`runs/nope` beside `runs/`), or the Hub is offline
+    (`HF_HUB_OFFLINE=1`) and its cache holds no model of that id."""
+    name = str(name)
+    if Path(name).exists() or looks_like_local_path(name):
+        return True
+    if "/" in name and Path(name).parent.is_dir():  # `runs/nope` beside `runs/`: a path, not `owner/name`
+        return True
+    return huggingface_hub.is_offline_mode() and not in_hub_cache(name)
+
+
+def in_hub_cache(repo_id):
+    """Whether the local Hub cache holds a config.json for `repo_id` (so it loads offline)."""
+    try:
+        return isinstance(huggingface_hub.try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id (huggingface_hub's validation error is a ValueError)
+        return False
+
+
 def load_classifier(folder, device=None, **kwargs):
     """`pipeline("text-classification")` for a saved folder, truncating texts to the tokenizer's
     `model_max_length` unless `truncation=False` is passed. A local folder is checked first
-    (`posenc_hf.folders.check_model_folder`): a missing file, a config of another model type or
-    truncated weights raise a `ValueError` that names the problem. Inputs that are not text raise
-    a `ValueError` naming their index."""
-    if Path(folder).exists() or looks_like_local_path(folder):
+    (`posenc_hf.folders.check_model_folder`): a missing folder, a missing file, a config of another
+    model type or truncated weights raise a `ValueError` that names the problem, at once (a name
+    that only looks like a Hub id is not looked up on the Hub). Inputs that are not text raise a
+    `ValueError` naming their index."""
+    if is_local_folder(folder):
         check_model_folder(folder)
     kwargs.setdefault("truncation", True)
     kwargs.setdefault("pipeline_class", CheckedTextClassificationPipeline)
@@ -132,7 +154,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:0 (default: the pipeline's)")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options may come between the folder and the texts
     if args.top_k < 1 or args.batch_size < 1:
         parser.error("--top-k and --batch-size must be at least 1")
     return args
