@@ -12,6 +12,8 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from .data import source_name
+
 logger = logging.getLogger(__name__)
 
 
@@ -73,7 +75,10 @@ class DataArguments:
 class RunArguments(TrainingArguments):
     """`TrainingArguments` with this project's defaults and a few additions."""
 
-    output_dir: str | None = field(default="runs/posenc", metadata={"help": "Checkpoints; the model goes to /model."})
+    output_dir: str | None = field(
+        default=None,
+        metadata={"help": "Checkpoints, and the model in /model; default runs/<data name> (runs/<data name>-mlm)."},
+    )
     eval_strategy: str = field(default="epoch", metadata={"help": "Evaluate on validation every epoch."})
     save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint every epoch."})
     logging_strategy: str = field(default="epoch", metadata={"help": "Log the train loss every epoch."})
@@ -96,6 +101,25 @@ class RunArguments(TrainingArguments):
     num_threads: int | None = field(
         default=None, metadata={"help": "Torch threads per process; default: the cores shared among processes."}
     )
+    push_to_hub: bool = field(
+        default=False, metadata={"help": "Upload the finished model folder to hub_model_id (checked before training)."}
+    )
+    hub_model_id: str | None = field(
+        default=None, metadata={"help": "The Hub repo to push to: you/name, or name (default: the output_dir's name)."}
+    )
+    resume_from_checkpoint: str | None = field(
+        default=None, metadata={"help": "A checkpoint folder to resume from (default: the last one in output_dir)."}
+    )
+    ddp_find_unused_parameters: bool | None = field(
+        default=False, metadata={"help": "DDP: every parameter is used in every step, so none is searched for."}
+    )
+
+    def __post_init__(self):
+        output_dir = self.output_dir  # None: parse_run_arguments names it after the data
+        super().__post_init__()
+        self.output_dir = output_dir and os.path.expanduser(output_dir)
+        if not torch.accelerator.is_available():  # nothing to pin memory for: torch warns at every DataLoader
+            self.dataloader_pin_memory = False
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, RunArguments)
@@ -116,29 +140,100 @@ def read_config_file(path):
     return values
 
 
+def known_fields():
+    return {f.name for cls in ARGUMENT_CLASSES for f in fields(cls) if f.init}
+
+
+def did_you_mean(name, prefix=""):
+    """The hint " Did you mean 'learning_rate'?" for a misspelt field name (`prefix`: e.g. "--"), or ""."""
+    close = difflib.get_close_matches(name.replace("-", "_"), known_fields(), n=1)
+    return f" Did you mean {prefix + close[0]!r}?" if close else ""
+
+
 def check_known_keys(values, source):
-    known = {f.name for cls in ARGUMENT_CLASSES for f in fields(cls) if f.init}
     for key in values:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"Unknown config key {key!r} in {source}.{hint}")
+        if key not in known_fields():
+            raise ValueError(f"Unknown config key {key!r} in {source}.{did_you_mean(key)}")
+
+
+def check_known_arguments(unknown):
+    """The arguments argparse did not recognise, as one error with a suggestion for each misspelt option."""
+    if unknown:
+        options = [token.removeprefix("--").split("=")[0] for token in unknown if token.startswith("--")]
+        hints = "".join(did_you_mean(option, prefix="--") for option in options)
+        raise ValueError(f"Unknown command-line arguments: {' '.join(unknown)}.{hints} (--help lists the fields)")
 
 
 def parse_run_arguments(argv=None):
-    """(ModelArguments, DataArguments, RunArguments) from `[CONFIG.yaml] [--field value ...]`."""
+    """(ModelArguments, DataArguments, RunArguments) from `[CONFIG.yaml] [--field value ...]`.
+
+    `-h`/`--help` prints `run_help` (this project's fields) and `--help-all` every field, then exit."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = HfArgumentParser(ARGUMENT_CLASSES)
     parser.error = raise_value_error  # argparse would print a page of usage and exit
     if argv and argv[0].endswith((".yaml", ".yml")):
         parser.set_defaults(**read_config_file(argv.pop(0)))
+    if "--help-all" in argv:
+        parser.print_help()
+        raise SystemExit(0)
+    if "-h" in argv or "--help" in argv:
+        print(run_help(parser))
+        raise SystemExit(0)
     model_args, data_args, run_args, unknown = parser.parse_args_into_dataclasses(
         args=argv, return_remaining_strings=True
     )
-    if unknown:
-        raise ValueError(f"Unknown command-line arguments: {' '.join(unknown)}")
+    check_known_arguments(unknown)
     check_run_arguments(model_args, data_args, run_args)
+    run_args.output_dir = run_args.output_dir or default_output_dir(data_args.corpus, model_args.task)
     return model_args, data_args, run_args
+
+
+def default_output_dir(corpus, task="classification"):
+    """runs/<data name>, e.g. runs/subject, or runs/reviews for reviews.csv (runs/reviews-mlm for task mlm)."""
+    return str(Path("runs") / (source_name(corpus) + ("-mlm" if task == "mlm" else "")))
+
+
+# `--help` shows these `TrainingArguments` fields beside the project's own; `--help-all` shows them all.
+COMMON_TRAINING_FIELDS = (
+    "num_train_epochs",
+    "learning_rate",
+    "per_device_train_batch_size",
+    "seed",
+    "use_cpu",
+    "bf16",
+)
+USAGE = """usage: python train/run.py [CONFIG.yaml] [--field value ...]
+   or: accelerate launch [launch options] train/run.py [CONFIG.yaml] [--field value ...]
+
+Train a PosEnc text classifier and write a Hub-ready model folder to <output_dir>/model.
+CONFIG.yaml (e.g. configs/subject.yaml) sets any field below and any TrainingArguments field;
+a field on the command line overrides it. Values shown are the config's, else the defaults."""
+
+
+def run_help(parser):
+    """A page a user can read: usage, the config file, the project's own fields with their values and
+    the most used `TrainingArguments` fields; `--help-all` lists every field of `TrainingArguments`."""
+    own = set(RunArguments.__annotations__)
+    groups = {
+        "model (PosEncConfig fields)": [f for f in fields(ModelArguments)],
+        "data": [f for f in fields(DataArguments)],
+        "run": [f for f in fields(RunArguments) if f.name in own or f.name in COMMON_TRAINING_FIELDS],
+    }
+    lines = [USAGE]
+    for title, group in groups.items():
+        lines += ["", f"{title}:"]
+        lines += [f"  {f'--{f.name} {default_of(parser, f.name)}':<36} {help_of(f)}" for f in group]
+    lines += ["", "--help-all: every field, with all of TrainingArguments' (several hundred lines)."]
+    return "\n".join(lines)
+
+
+def default_of(parser, name):
+    value = parser.get_default(name)
+    return str(getattr(value, "value", value))  # an enum's value: "epoch", not "IntervalStrategy.EPOCH"
+
+
+def help_of(field_):
+    return " ".join(field_.metadata.get("help", "").split())
 
 
 def raise_value_error(message):

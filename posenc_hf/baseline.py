@@ -22,7 +22,7 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from transformers import HfArgumentParser
 
-from .arguments import DataArguments, read_config_file
+from .arguments import DataArguments, default_output_dir, read_config_file
 from .metrics import classification_report
 from .training import load_data
 
@@ -32,7 +32,9 @@ ANALYZERS = {"word": (1, 2), "char_wb": (2, 5)}  # analyzer -> n-gram range
 @dataclass
 class BaselineArguments:
     seed: int = field(default=42, metadata={"help": "Seed of the splits (the run's seed) and of the solver."})
-    output_dir: str = field(default="runs/baseline", metadata={"help": "Scores go to <output_dir>/baseline/."})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Scores go to <output_dir>/baseline/; default runs/<data name>."}
+    )
     analyzer: str = field(default="word", metadata={"help": "word (1-2 grams) or char_wb (2-5 character grams)."})
     C: list[float] = field(
         default_factory=lambda: [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
@@ -55,6 +57,7 @@ def parse_baseline_arguments(argv=None):
     known = {f.name for cls in (DataArguments, BaselineArguments) for f in fields(cls)}
     parser.set_defaults(**{key: value for key, value in defaults.items() if key in known})
     data_args, args = parser.parse_args_into_dataclasses(args=argv)
+    args.output_dir = args.output_dir or default_output_dir(data_args.corpus)
     if args.analyzer not in ANALYZERS:
         raise ValueError(f"analyzer must be one of {list(ANALYZERS)}, got {args.analyzer!r}")
     return data_args, args

@@ -40,6 +40,7 @@ SPLITS = ("train", "validation", "test")
 FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 SPLIT_ALIASES = {"train": "train", "test": "test", **dict.fromkeys(["validation", "valid", "val", "dev"], "validation")}
 SPLIT_FILE_NAME = re.compile(r"(train|validation|valid|val|dev|test)(?![a-z])")
+NAMED_CORPORA = ("order", *LABEL_NAMES, "mmlu", "goemotions")
 
 
 def load_corpus(
@@ -106,14 +107,38 @@ def _read_source(
         return read_mmlu(shared_folder("mmlu", data_dir), with_options, heldout), LABEL_NAMES["subject"]
     if source == "goemotions":
         return read_goemotions(shared_folder("goemotions", data_dir)), LABEL_NAMES["sentiment"]
+    path, kind = Path(source).expanduser(), source_kind(source)
+    if kind == "folder":
+        return _read_folder(path, text_column, label_column), None
+    if kind == "file":
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return {"train": [(str(path), _read_file(path, text_column, label_column))]}, None
+    return _read_hub(str(source), text_column, label_column), None
+
+
+def source_kind(source: str | os.PathLike) -> str:
+    """What `load_corpus` reads `source` as: "corpus" (a named one), "folder", "file" (also a missing
+    path with a data file's extension) or "hub" (a Hub dataset id)."""
+    if source in NAMED_CORPORA:
+        return "corpus"
     path = Path(source).expanduser()
     if path.is_dir():
-        return _read_folder(path, text_column, label_column), None
-    if path.is_file():
-        return {"train": [(str(path), _read_file(path, text_column, label_column))]}, None
-    if path.suffix.lower() in FILE_BUILDERS:
-        raise ValueError(f"no such file: {path}")
-    return _read_hub(str(source), text_column, label_column), None
+        return "folder"
+    return "file" if path.is_file() or path.suffix.lower() in FILE_BUILDERS else "hub"
+
+
+def source_name(source: str | os.PathLike) -> str:
+    """A short name for the data, e.g. for a run's folder and its model card: a named corpus's name, a
+    file's stem, a folder's name or a Hub dataset's name (`reviews` for `../work/reviews.csv`,
+    `emotion` for `dair-ai/emotion`)."""
+    kind = source_kind(source)
+    if kind == "corpus":
+        return str(source)
+    if kind == "hub":
+        return str(source).rstrip("/").split("/")[-1]
+    path = Path(source).expanduser().resolve()
+    return path.stem if kind == "file" else path.name
 
 
 # --- files, folders and the Hub ---------------------------------------------------------------
@@ -199,7 +224,7 @@ def _read_hub(dataset_id: str, text_column: str, label_column: str) -> Pieces:
         corpus = load_dataset(dataset_id)
     except Exception as err:  # offline, missing, gated, or not a dataset at all
         hub = "Hub access is offline (HF_HUB_OFFLINE)" if datasets.config.HF_HUB_OFFLINE else "Hub access failed"
-        named = ", ".join(["order", *LABEL_NAMES, "mmlu", "goemotions"])
+        named = ", ".join(NAMED_CORPORA)
         raise ValueError(
             f"{dataset_id!r} was not found locally (it is not a named corpus: {named}; nor an existing file or "
             f"folder; nor a dataset in the local cache) and {hub}: {err}"

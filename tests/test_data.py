@@ -12,7 +12,7 @@ import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
 from posenc_hf.corpora import LABEL_NAMES
-from posenc_hf.data import SPLITS, load_corpus
+from posenc_hf.data import SPLITS, load_corpus, source_kind, source_name
 
 SUBJECTS = LABEL_NAMES["subject"]
 EXPECTED_FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=SUBJECTS)})
@@ -325,3 +325,17 @@ def test_missing_file_and_unnamed_split_files(tmp_path):
 def test_bad_options_are_named(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
         load_corpus(write_csv(tmp_path / "questions.csv", ROWS), **options)
+
+
+def test_each_source_has_a_short_name_saying_what_it_is(tmp_path):
+    """The name a run's folder and its model card use: never a path, never `../`."""
+    folder = tmp_path / "my_reviews"
+    folder.mkdir()
+    cases = {
+        "subject": ("corpus", "subject"),
+        str(write_csv(tmp_path / "reviews.csv", ROWS)): ("file", "reviews"),
+        "../work/missing.tsv": ("file", "missing"),
+        str(folder) + "/": ("folder", "my_reviews"),
+        "dair-ai/emotion": ("hub", "emotion"),
+    }
+    assert {source: (source_kind(source), source_name(source)) for source in cases} == cases
