@@ -20,6 +20,7 @@ from transformers import TextClassificationPipeline, pipeline
 
 import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
+from .cli import run_command
 from .folders import check_model_folder
 
 
@@ -161,6 +162,11 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """`posenc-predict`: a bad folder or input prints its message, not a traceback, and exits with 1."""
+    return run_command("posenc-predict", classify_command, argv)
+
+
+def classify_command(argv):
     args = parse_args(argv)
     try:
         classifier = load_classifier(args.folder, device=args.device)
@@ -170,10 +176,6 @@ def main(argv=None):
             print(format_prediction(text, labels, args.json), flush=True)
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except (ValueError, OSError) as error:  # a bad folder or input: the message, not a traceback
-        print(f"posenc-predict: error: {error}", file=sys.stderr)
-        return 1
     return 0
 
 

@@ -3,7 +3,9 @@
     accelerate launch train/run.py configs/subject.yaml [--any_field value ...]
     accelerate launch train/run.py configs/pretrain_goemotions.yaml       # task: mlm, masked-LM pretraining
 
-Parsing and wiring only: the work is in `posenc_hf.training`.
+Parsing and wiring only: the work is in `posenc_hf.training`. `--help` lists the fields. A mistake
+(a bad path, an unknown column, another run's folder) prints its message and exits with 1;
+`POSENC_DEBUG=1` shows the traceback too.
 """
 
 import logging
@@ -11,7 +13,8 @@ import sys
 from pathlib import Path
 
 from posenc_hf.arguments import configure_threads, parse_run_arguments
-from posenc_hf.folders import push_folder
+from posenc_hf.cli import run_command
+from posenc_hf.folders import check_push_target, push_finished_folder
 from posenc_hf.pretraining import format_pretraining_summary, run_pretraining
 from posenc_hf.training import format_summary, run_training
 
@@ -22,20 +25,26 @@ def main(argv=None):
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     model_args, data_args, run_args = parse_run_arguments(argv)
     push, run_args.push_to_hub = run_args.push_to_hub, False  # we push the finished folder, not checkpoints
-    configure_threads(run_args)
     if model_args.task not in ("classification", "mlm"):
         raise ValueError(f"task must be classification or mlm, got {model_args.task!r}")
+    repo_id = hub_repo(run_args) if push else None
+    configure_threads(run_args)
     mlm = model_args.task == "mlm"
     result = (run_pretraining if mlm else run_training)(model_args, data_args, run_args, CARD_TEMPLATE)
     if run_args.process_index == 0:
         print((format_pretraining_summary if mlm else format_summary)(result, run_args.output_dir))
     if result.stopped in ("SIGINT", "SIGTERM"):
         return 130
-    if run_args.process_index == 0 and push and result.folder:
-        repo_id = run_args.hub_model_id or Path(run_args.output_dir).name
-        print(f"Pushed to {push_folder(result.folder, repo_id, token=run_args.hub_token)}")
+    if run_args.process_index == 0 and repo_id and result.folder:
+        print(f"Pushed to {push_finished_folder(result.folder, repo_id, token=run_args.hub_token)}")
     return 0
 
 
+def hub_repo(run_args):
+    """The repo the finished folder will go to, checked (and created) now rather than after training."""
+    repo_id = run_args.hub_model_id or Path(run_args.output_dir).name
+    return check_push_target(repo_id, token=run_args.hub_token, private=run_args.hub_private_repo)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command("train/run.py", main))
