@@ -15,6 +15,7 @@ Hub metadata (YAML between `---` lines, with a `model-index` of the test scores)
 - `splits` (dict split -> int): examples per split, e.g. `{"train": 576, "validation": 72, "test": 72}`.
 - `description` (str): a paragraph on what the texts and labels are.
 - `hub_id` (str | None): the Hub dataset id; fills the YAML `datasets` list and the model-index.
+- `file` (str | None): the name of the local file or folder the data was read from.
 - `label_names` (list of str): class names in id order; default: the model config's `id2label`.
 - `label_counts` (dict split -> dict label name -> int): examples per class per split.
 - `datasheet` (str): a link or path to the data's datasheet.
@@ -156,7 +157,8 @@ def label_table(label_names, label_counts):
 
 def data_fields(data_info, label_names):
     name = data_info["name"]
-    known_license, known_citation = KNOWN_DATA.get(name.lower(), (None, None))
+    named_corpus = not (data_info.get("file") or data_info.get("hub_id"))  # not a user's `subject.csv`
+    known_license, known_citation = KNOWN_DATA.get(name.lower(), (None, None)) if named_corpus else (None, None)
     license_ = data_info.get("license", known_license)
     source = [
         f"Datasheet: {data_info['datasheet']}." if data_info.get("datasheet") else "",
@@ -167,7 +169,7 @@ def data_fields(data_info, label_names):
     limitations = data_info.get("limitations") or []
     return {
         "data_name": name,
-        "data_description": data_info.get("description") or f"The `{name}` corpus.",
+        "data_description": data_info.get("description") or default_description(data_info),
         "split_rows": "\n".join([*split_rows, f"| **total** | {sum(splits.values()):,} |"]),
         "label_list": ", ".join(label_names),
         "num_labels": len(label_names),
@@ -177,6 +179,14 @@ def data_fields(data_info, label_names):
         "data_limitations": "\n".join(f"- {line}" for line in limitations),
         "example_text": repr(data_info.get("example_text", "A short text to classify.")),
     }
+
+
+def default_description(data_info):
+    if data_info.get("file"):
+        return f"Texts and labels read from `{data_info['file']}`."
+    if data_info.get("hub_id"):
+        return f"The Hub dataset [`{data_info['hub_id']}`](https://huggingface.co/datasets/{data_info['hub_id']})."
+    return f"The `{data_info['name']}` corpus."
 
 
 def enum_value(value):

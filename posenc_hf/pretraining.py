@@ -27,7 +27,7 @@ from datasets import Dataset, DatasetDict, Features, Value, load_dataset
 from transformers import DataCollatorForLanguageModeling, set_seed
 
 from .corpora import shared_folder
-from .data import SPLITS, load_corpus
+from .data import SPLITS, load_corpus, source_name
 from .folders import atomic_folder, check_checkpoint_matches, read_checkpoint_config
 from .modeling_posenc import PosEncForMaskedLM
 from .trainer import GracefulStopCallback, PosEncTrainer
@@ -207,11 +207,11 @@ library_name: transformers
 pipeline_tag: fill-mask
 tags: [posenc, masked-lm]
 ---
-# PosEnc masked LM pretrained on {report["corpus"]}
+# PosEnc masked LM pretrained on {source_name(report["corpus"])}
 
 A {config.num_hidden_layers}-layer PosEnc encoder (hidden size {config.hidden_size}, {config.position_embedding_type}
 positions) pretrained with BERT's masked-LM objective on {report["texts"]["train"]} texts of the
-{", ".join(report["pretrain_splits"])} split(s) of `{report["corpus"]}` (no labels). Validation masked-LM
+{", ".join(report["pretrain_splits"])} split(s) of `{source_name(report["corpus"])}` (no labels). Validation masked-LM
 loss {validation["mlm_loss"]:.4f} (perplexity {validation["perplexity"]:.1f}) on {report["texts"]["validation"]}
 held-out texts.
 

@@ -15,7 +15,7 @@ from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCa
 
 from .card import best_validation_metrics, write_model_card
 from .configuration_posenc import PosEncConfig
-from .data import load_corpus
+from .data import load_corpus, source_kind, source_name
 from .folders import (
     atomic_folder,
     check_checkpoint_complete,
@@ -162,9 +162,14 @@ def last_logged(log_history, key):
 
 
 def data_summary(data_args, dataset):
+    """The card's `data_info`: the data named by what it is (`reviews` for ../work/reviews.csv, a Hub
+    dataset by its id), its splits and its labels."""
     label_names = dataset["train"].features["label"].names
+    source, kind = data_args.corpus, source_kind(data_args.corpus)
     return {
-        "name": data_args.corpus,
+        "name": source_name(source),
+        "hub_id": source if kind == "hub" else None,
+        "file": Path(source).name if kind in ("file", "folder") else None,
         "splits": {split: len(rows) for split, rows in dataset.items()},
         "label_names": label_names,
         "label_counts": {

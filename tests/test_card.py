@@ -184,3 +184,38 @@ def test_best_validation_metrics_picks_the_best_macro_f1():
 
 def test_template_is_a_string_template():
     assert string.Template(TEMPLATE.read_text()).is_valid()
+
+
+def run_data_info(corpus, tmp_path):
+    """`data_info` as a training run on `corpus` builds it (`posenc_hf.training.data_summary`)."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    from posenc_hf.arguments import DataArguments
+    from posenc_hf.training import data_summary
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=LABELS)})
+    split = Dataset.from_dict({"text": ["cell", "atom", "sum", "force"], "label": [0, 1, 2, 3]}, features=features)
+    return data_summary(DataArguments(corpus=corpus), DatasetDict(train=split, validation=split, test=split))
+
+
+@pytest.mark.parametrize(
+    "corpus, name, dataset_type",
+    [
+        ("../work/reviews.csv", "reviews", "reviews"),  # a file: its stem, never the path
+        ("someone/tweets", "tweets", "someone/tweets"),  # a Hub dataset: its id
+        ("subject", "subject", "subject"),
+    ],
+)
+def test_a_runs_card_names_its_data_by_what_it_is(card_inputs, tmp_path, corpus, name, dataset_type):
+    inputs = {**card_inputs, "model_id": None, "data_info": run_data_info(corpus, tmp_path)}
+    metadata, body = front_matter_and_body(render_model_card(TEMPLATE, **inputs))
+    assert body.lstrip().startswith(f"# posenc-{name}-learned\n")
+    assert metadata["model-index"][0]["results"][0]["dataset"] == {"name": name, "type": dataset_type, "split": "test"}
+    assert ("Data licence: Apache-2.0" in body) == (corpus == "subject")  # a user's data gets no licence of ours
+
+
+def test_a_users_file_named_like_a_built_in_corpus_gets_no_built_in_licence(card_inputs, tmp_path):
+    inputs = {**card_inputs, "data_info": run_data_info("../work/subject.csv", tmp_path)}
+    _, body = front_matter_and_body(render_model_card(TEMPLATE, **inputs))
+    assert "Texts and labels read from `subject.csv`." in body
+    assert "Written for this project" not in body and "Data licence" not in body
