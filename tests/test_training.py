@@ -15,8 +15,8 @@ from posenc_hf.predict import load_classifier
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 RUN = str(REPO_ROOT / "train" / "run.py")
-ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch", "--num_machines", "1", "--mixed_precision", "no"]
-ACCELERATE += ["--dynamo_backend", "no"]
+ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch"]
+ACCELERATE += ["--config_file", str(REPO_ROOT / "train" / "accelerate.yaml")]  # the README's: nothing to warn about
 SAMPLE_TEXTS = [
     "How do enzymes speed up reactions in cells?",
     "Balance the equation for burning methane in oxygen.",
@@ -104,6 +104,14 @@ def test_every_checkpoint_carries_code_and_tokenizer(smoke_run):
 def test_accelerate_launch_uses_every_core_in_one_process(smoke_run):
     """accelerate sets OMP_NUM_THREADS=1; a single process must still use the machine's cores."""
     assert f"Using {os.cpu_count()} torch threads in each of 1 process(es)" in smoke_run[1].stderr
+
+
+# Warnings about settings the package or the README chose, which a user can do nothing about.
+NOISE = ["were not passed to `accelerate launch`", "pin_memory", "find_unused_parameters", "Writing model shards"]
+
+
+def test_the_log_shows_progress_and_results_not_warnings(smoke_run):
+    assert [noise for noise in NOISE if noise in smoke_run[1].stderr] == []
 
 
 def test_summary_names_the_folder_and_the_test_metrics(smoke_run, smoke_folder):
@@ -215,7 +223,8 @@ def test_stopped_then_resumed_run_ends_like_an_uninterrupted_one(smoke_folder, t
 
 def test_two_process_cpu_ddp_matches_one_process_of_the_same_global_batch(smoke_folder, tmp_path):
     ddp = (*ACCELERATE, "--multi_gpu", "--num_processes", "2")
-    train(tmp_path, "--use_cpu", "true", "--per_device_train_batch_size", "4", launcher=ddp)
+    result = train(tmp_path, "--use_cpu", "true", "--per_device_train_batch_size", "4", launcher=ddp)
+    assert [noise for noise in NOISE if noise in result.stderr] == []
     ddp_metrics, single = read_metrics(tmp_path / "model"), read_metrics(smoke_folder)
     assert ddp_metrics["num_processes"] == 2 and single["num_processes"] == 1
     assert ddp_metrics["final_train_loss"] == pytest.approx(single["final_train_loss"], abs=0.05)

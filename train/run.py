@@ -12,6 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
+import transformers
+
 from posenc_hf.arguments import configure_threads, parse_run_arguments
 from posenc_hf.cli import run_command
 from posenc_hf.folders import check_push_target, push_finished_folder
@@ -23,6 +25,7 @@ CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
 
 def main(argv=None):
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.utils.logging.disable_progress_bar()  # a "Writing model shards" bar at every checkpoint
     model_args, data_args, run_args = parse_run_arguments(argv)
     push, run_args.push_to_hub = run_args.push_to_hub, False  # we push the finished folder, not checkpoints
     if model_args.task not in ("classification", "mlm"):
