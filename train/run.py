@@ -1,7 +1,8 @@
 """Train a PosEnc text classifier and write a Hub-ready model folder.
 
-    accelerate launch train/run.py configs/subject.yaml [--any_field value ...]
-    accelerate launch train/run.py configs/pretrain_goemotions.yaml       # task: mlm, masked-LM pretraining
+    python train/run.py configs/subject.yaml [--any_field value ...]
+    accelerate launch --config_file train/accelerate.yaml train/run.py configs/subject.yaml
+    python train/run.py configs/pretrain_goemotions.yaml       # task: mlm, masked-LM pretraining
 
 Parsing and wiring only: the work is in `posenc_hf.training`. `--help` lists the fields. A mistake
 (a bad path, an unknown column, another run's folder) prints its message and exits with 1;
