@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+import datasets
+import huggingface_hub
 import transformers
 
 from posenc_hf.arguments import configure_threads, parse_run_arguments
@@ -26,7 +28,7 @@ CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
 
 def main(argv=None):
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    transformers.utils.logging.disable_progress_bar()  # a "Writing model shards" bar at every checkpoint
+    quiet_progress_bars()
     model_args, data_args, run_args = parse_run_arguments(argv)
     push, run_args.push_to_hub = run_args.push_to_hub, False  # we push the finished folder, not checkpoints
     if model_args.task not in ("classification", "mlm"):
@@ -42,6 +44,14 @@ def main(argv=None):
     if run_args.process_index == 0 and repo_id and result.folder:
         print(f"Pushed to {push_finished_folder(result.folder, repo_id, token=run_args.hub_token)}")
     return 0
+
+
+def quiet_progress_bars():
+    """Keep training's progress bar and download bars; drop transformers' "Writing model shards" bar at
+    every checkpoint and datasets' bars for preparing the data (generate, map, filter, tokenize)."""
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    huggingface_hub.utils.enable_progress_bars()  # transformers' switch turned downloads' bars off too
 
 
 def hub_repo(run_args):
