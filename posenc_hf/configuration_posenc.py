@@ -5,6 +5,7 @@ This file travels to the Hub as remote code: it imports nothing but `transformer
 
 from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
+from transformers.configuration_utils import strict  # huggingface_hub's, as BertConfig uses it
 
 POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "none")
 POOLING_TYPES = ("mean", "cls")
@@ -20,6 +21,7 @@ _POSITIVE_INTS = (
     "max_position_embeddings",
 )
 _PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout")
+_POSITIVE_NUMBERS = ("layer_norm_eps", "initializer_range")
 _CHOICES = {
     "position_embedding_type": POSITION_EMBEDDING_TYPES,
     "pooling": POOLING_TYPES,
@@ -27,6 +29,7 @@ _CHOICES = {
 }
 
 
+@strict
 class PosEncConfig(PreTrainedConfig):
     r"""
     Configuration of a small self-attention encoder that learns its position embeddings.
@@ -40,7 +43,8 @@ class PosEncConfig(PreTrainedConfig):
       before each sub-layer, plus a final norm).
     - `pooling`: `"mean"` (average over non-padding tokens) or `"cls"` (the first token).
 
-    Invalid values raise `ValueError` naming the field and the value.
+    Validation is transformers' own (`@strict`): a value of the wrong type, or one that cannot build a
+    model, raises an error naming the field and the value.
 
     Example:
 
@@ -63,47 +67,57 @@ class PosEncConfig(PreTrainedConfig):
     position_embedding_type: str = "learned"
     layer_norm_position: str = "post"
     pooling: str = "mean"
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.0
-    classifier_dropout: float | None = None
-    layer_norm_eps: float = 1e-12
-    initializer_range: float = 0.02
+    hidden_dropout_prob: float | int = 0.1
+    attention_probs_dropout_prob: float | int = 0.0
+    classifier_dropout: float | int | None = None
+    layer_norm_eps: float | int = 1e-12
+    initializer_range: float | int = 0.02
     pad_token_id: int | None = 0
     tie_word_embeddings: bool = True  # the masked-LM decoder shares the token embedding (BERT)
 
     def __post_init__(self, **kwargs):
-        _check_source_and_labels(self.model_type, kwargs.get("model_type"), self.id2label, kwargs.get("num_labels"))
+        source_model_type = kwargs.get("model_type")
+        if source_model_type is not None and source_model_type != self.model_type:
+            raise ValueError(
+                f"This config is for model_type={source_model_type!r}, not {self.model_type!r}: it does not "
+                f"describe a PosEnc model (load it with AutoConfig / the matching Auto class instead)."
+            )
+        num_labels = kwargs.get("num_labels")
+        if num_labels is not None and (
+            isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1
+        ):
+            raise ValueError(f"num_labels must be a positive integer, got {num_labels!r}")
+        _check_id2label(self.id2label)
         super().__post_init__(**kwargs)
-        self.validate_architecture()
 
     def validate_architecture(self):
-        """Raise `ValueError` naming the first field whose value cannot build a model."""
+        """Part of `@strict` validation: raise naming the first field whose value cannot build a model."""
         for name in _POSITIVE_INTS:
-            _check_positive_int(name, getattr(self, name))
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         for name in _PROBABILITIES:
-            _check_probability(name, getattr(self, name))
+            if getattr(self, name) is not None and not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {getattr(self, name)!r}")
+        for name in _POSITIVE_NUMBERS:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
         for name, choices in _CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}, got {getattr(self, name)!r}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
-                f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
-                f"({self.num_attention_heads})"
+                f"hidden_size ({self.hidden_size}) must be divisible by "
+                f"num_attention_heads ({self.num_attention_heads})"
             )
-        if not isinstance(self.layer_norm_eps, (int, float)) or self.layer_norm_eps <= 0:
-            raise ValueError(f"layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")
-        if not isinstance(self.initializer_range, (int, float)) or self.initializer_range <= 0:
-            raise ValueError(f"initializer_range must be a positive number, got {self.initializer_range!r}")
-        if self.pad_token_id is not None and (
-            isinstance(self.pad_token_id, bool)
-            or not isinstance(self.pad_token_id, int)
-            or not 0 <= self.pad_token_id < self.vocab_size
-        ):
+        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id must lie in [0, vocab_size={self.vocab_size}), got {self.pad_token_id!r}")
         if isinstance(self.hidden_act, str) and self.hidden_act not in ACT2FN:
             raise ValueError(
                 f"hidden_act must be one of transformers' activations, e.g. 'gelu', got {self.hidden_act!r}"
             )
+
+    def validate_labels(self):
+        """Part of `@strict` validation: the problem type and the two label maps agree."""
         if self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {self.problem_type!r}")
         if self.id2label is not None and sorted(self.id2label) != list(range(len(self.id2label))):
@@ -111,21 +125,12 @@ class PosEncConfig(PreTrainedConfig):
                 f"id2label must number its labels 0, 1, 2, ... without gaps, got ids {sorted(self.id2label)}"
             )
         if self.id2label is not None and self.label2id is not None:
-            if sorted(self.label2id.values()) != sorted(int(i) for i in self.id2label):
+            if sorted(int(i) for i in self.label2id.values()) != sorted(int(i) for i in self.id2label):
                 raise ValueError(f"label2id {self.label2id} does not match id2label {self.id2label}")
 
 
-def _check_source_and_labels(model_type, source_model_type, id2label, num_labels):
-    """Before transformers' own handling, which only warns: a config.json of another model type, and
-    a `num_labels` that contradicts named labels in `id2label` (transformers would replace the names
-    with LABEL_0, LABEL_1, ...)."""
-    if source_model_type is not None and source_model_type != model_type:
-        raise ValueError(
-            f"This config is for model_type={source_model_type!r}, not {model_type!r}: it does not describe a "
-            f"PosEnc model (load it with AutoConfig / the matching Auto class instead)."
-        )
-    if num_labels is not None:
-        _check_positive_int("num_labels", num_labels)
+def _check_id2label(id2label):
+    """Before transformers turns the keys into integers: a dict keyed by label ids."""
     if id2label is None:
         return
     if not isinstance(id2label, dict):
@@ -135,24 +140,6 @@ def _check_source_and_labels(model_type, source_model_type, id2label, num_labels
     for key in id2label:
         if isinstance(key, bool) or not isinstance(key, (int, str)) or not str(key).isdigit():
             raise ValueError(f"id2label keys must be label ids 0, 1, 2, ..., got {key!r}")
-    placeholders = all(name == f"LABEL_{i}" for i, name in id2label.items())
-    if num_labels is not None and num_labels != len(id2label) and not placeholders:
-        raise ValueError(
-            f"num_labels={num_labels} does not match id2label, which names {len(id2label)} labels ({id2label}). "
-            f"Pass id2label (and label2id) with {num_labels} labels instead of num_labels."
-        )
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_probability(name, value):
-    if value is None and name == "classifier_dropout":
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
 
 
 __all__ = ["PosEncConfig"]

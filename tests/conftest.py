@@ -30,6 +30,15 @@ def _shared_dir() -> Path | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _default_transformers_verbosity():
+    """Each test starts at transformers' default log level: code under test may quieten it for the whole
+    process (the study runner does), and some tests read transformers' warnings."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_warning()
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The `../shared` folder; skips the test cleanly when it is not there."""

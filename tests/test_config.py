@@ -1,6 +1,7 @@
-"""PosEncConfig: defaults, round trip, and a clear ValueError for every bad value."""
+"""PosEncConfig: defaults, round trip, and a clear error naming field and value for every bad value."""
 
 import pytest
+from tiny import CONFIG_ERRORS
 from transformers import AutoConfig
 
 import posenc_hf  # noqa: F401  (registers the Auto classes)
@@ -55,23 +56,23 @@ def test_round_trip_through_save_and_auto_config(tmp_path):
         ("initializer_range", -0.02),
     ],
 )
-def test_bad_value_raises_value_error_naming_field_and_value(field, value):
-    with pytest.raises(ValueError) as error:
+def test_bad_value_raises_an_error_naming_field_and_value(field, value):
+    with pytest.raises(CONFIG_ERRORS) as error:
         PosEncConfig(**{field: value})
     assert field in str(error.value)
     assert repr(value) in str(error.value) or str(value) in str(error.value)
 
 
 def test_hidden_size_not_divisible_by_heads_names_both():
-    with pytest.raises(ValueError, match=r"hidden_size \(100\).*num_attention_heads \(8\)"):
+    with pytest.raises(CONFIG_ERRORS, match=r"hidden_size \(100\).*num_attention_heads \(8\)"):
         PosEncConfig(hidden_size=100, num_attention_heads=8)
 
 
 def test_pad_token_outside_vocabulary():
-    with pytest.raises(ValueError, match="pad_token_id"):
+    with pytest.raises(CONFIG_ERRORS, match="pad_token_id"):
         PosEncConfig(vocab_size=10, pad_token_id=10)
 
 
 def test_mismatched_label_maps():
-    with pytest.raises(ValueError, match="label2id"):
+    with pytest.raises(CONFIG_ERRORS, match="label2id"):
         PosEncConfig(id2label={0: "a", 1: "b"}, label2id={"a": 0, "b": 5})

@@ -19,7 +19,7 @@ from posenc_hf.diagnostics import (
     similarity_by_distance,
     table_report,
 )
-from posenc_hf.modeling_posenc import sinusoidal_table
+from posenc_hf.positions_posenc import sinusoidal_table
 from posenc_hf.study import main as study_main
 from posenc_hf.tokenization import train_tokenizer
 

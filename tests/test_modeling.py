@@ -12,7 +12,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification
 
 from posenc_hf import PosEncForSequenceClassification, PosEncModel
 from posenc_hf.configuration_posenc import LAYER_NORM_POSITIONS, POOLING_TYPES, POSITION_EMBEDDING_TYPES
-from posenc_hf.modeling_posenc import POSITION_EMBEDDINGS
+from posenc_hf.positions_posenc import POSITION_EMBEDDINGS
 
 
 def test_registry_matches_config_choices():
@@ -139,10 +139,21 @@ def test_resize_then_longer_input_runs_and_save_load_keeps_size(position, tmp_pa
     torch.testing.assert_close(loaded(long_input).logits, logits)
 
 
-def test_resize_interpolates_the_learned_table():
+def test_resize_keeps_the_first_rows_of_the_learned_table():
     model = tiny_model()
     old = model.get_position_embeddings().weight.detach().clone()
-    model.resize_position_embeddings(23)  # 12 -> 23: every old row lands on an even new row
+    model.resize_position_embeddings(20)
+    new = model.get_position_embeddings().weight.detach()
+    torch.testing.assert_close(new[:12], old)
+    assert 0.5 * 0.02 < new[12:].std() < 2 * 0.02  # fresh rows at the configured initializer_range
+    model.resize_position_embeddings(5)
+    torch.testing.assert_close(model.get_position_embeddings().weight.detach(), old[:5])
+
+
+def test_resize_can_interpolate_the_learned_table():
+    model = tiny_model()
+    old = model.get_position_embeddings().weight.detach().clone()
+    model.resize_position_embeddings(23, interpolate=True)  # 12 -> 23: every old row lands on an even new row
     new = model.get_position_embeddings().weight.detach()
     torch.testing.assert_close(new[::2], old)
     torch.testing.assert_close(new[1::2], (old[:-1] + old[1:]) / 2)
@@ -249,7 +260,8 @@ def test_ignored_labels_do_not_count():
 def test_saved_folder_contents(tmp_path):
     tiny_model().save_pretrained(tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"model.safetensors", "config.json", "configuration_posenc.py", "modeling_posenc.py"} <= names
+    code = {"configuration_posenc.py", "modeling_posenc.py", "positions_posenc.py", "fast_paths_posenc.py"}
+    assert {"model.safetensors", "config.json"} | code <= names
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))]
     auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
     assert auto_map == {
@@ -283,7 +295,7 @@ def test_auto_model_loads_the_encoder_out_of_a_classification_folder(tmp_path):
 
 
 def test_fast_dropout_drops_the_asked_share_and_keeps_the_mean():
-    from posenc_hf.modeling_posenc import fast_dropout
+    from posenc_hf.fast_paths_posenc import fast_dropout
 
     torch.manual_seed(0)
     ones = torch.ones(400, 1000)
@@ -316,7 +328,8 @@ def test_padding_positions_are_skipped_and_come_back_as_zeros():
 
 
 def test_cpu_attention_runs_in_float32_for_half_precision_inputs():
-    from posenc_hf.modeling_posenc import eager_attention_forward, run_attention
+    from posenc_hf.fast_paths_posenc import float32_attention
+    from posenc_hf.modeling_posenc import eager_attention_forward
 
     seen = []
 
@@ -330,7 +343,7 @@ def test_cpu_attention_runs_in_float32_for_half_precision_inputs():
     expected, _ = eager_attention_forward(module, query, key, value, mask, scaling=8**-0.5)
     half = [t.to(torch.bfloat16) for t in (query, key, value, mask)]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        output, _ = run_attention(recording, module, *half, scaling=8**-0.5)
+        output, _ = float32_attention(recording)(module, *half, scaling=8**-0.5)
     assert seen == [(torch.float32, torch.float32, False)]
     assert output.dtype == torch.bfloat16
     torch.testing.assert_close(output.float(), expected, atol=3e-2, rtol=3e-2)
@@ -347,3 +360,71 @@ def test_bf16_autocast_on_cpu_matches_float32(implementation):
     torch.testing.assert_close(logits.float(), expected, atol=5e-2, rtol=5e-2)
     model.to(torch.bfloat16)
     torch.testing.assert_close(model(input_ids, attention_mask=mask).logits.float(), expected, atol=5e-2, rtol=5e-2)
+
+
+# --- transformers conventions: config-driven outputs, gradient checkpointing, new heads -------
+
+
+def test_return_dict_and_outputs_follow_the_config():
+    model = tiny_model(return_dict=False, output_hidden_states=True)
+    logits, hidden_states = model(batch())
+    assert logits.shape == (2, 3) and len(hidden_states) == 3
+    assert isinstance(model(batch(), return_dict=True).hidden_states, tuple)
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    model = tiny_model(hidden_dropout_prob=0.0).train()
+    input_ids, mask, labels = (
+        batch(3, 8),
+        torch.tensor([[1] * 8, [1] * 5 + [0] * 3, [1] * 2 + [0] * 6]),
+        torch.tensor([0, 1, 2]),
+    )
+    model(input_ids, attention_mask=mask, labels=labels).loss.backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    model.gradient_checkpointing_enable()
+    assert model.is_gradient_checkpointing
+    calls = []
+    for layer in model.posenc.layers:
+        layer.feed_forward.register_forward_hook(lambda *_: calls.append(1))
+    model(input_ids, attention_mask=mask, labels=labels).loss.backward()
+    assert len(calls) == 2 * len(model.posenc.layers)  # each layer ran again in the backward pass
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name], msg=name)
+
+
+def test_trainer_gradient_checkpointing_flag(tmp_path):
+    from datasets import Dataset
+    from transformers import Trainer, TrainingArguments
+
+    model = tiny_model().train()
+    rows = Dataset.from_dict({"input_ids": batch(8, 6).tolist(), "labels": [0, 1, 2, 0, 1, 2, 0, 1]})
+    args = TrainingArguments(
+        tmp_path,
+        gradient_checkpointing=True,
+        max_steps=2,
+        per_device_train_batch_size=4,
+        use_cpu=True,
+        report_to=[],
+        save_strategy="no",
+        dataloader_pin_memory=False,
+    )
+    result = Trainer(model=model, args=args, train_dataset=rows).train()
+    assert model.is_gradient_checkpointing and result.global_step == 2
+
+
+def test_new_head_from_a_folder_is_fresh_and_reported(tmp_path):
+    from transformers.testing_utils import CaptureLogger
+    from transformers.utils import logging
+
+    source = tiny_model(num_labels=4, id2label={i: name for i, name in enumerate("abcd")})
+    source.save_pretrained(tmp_path)
+    with CaptureLogger(logging.get_logger("transformers.modeling_utils")) as log:
+        model = PosEncForSequenceClassification.from_pretrained(tmp_path, num_labels=3, ignore_mismatched_sizes=True)
+    assert model.classifier.weight.shape == (3, 16) and model.config.num_labels == 3
+    torch.testing.assert_close(
+        model.posenc.embeddings.word_embeddings.weight, source.posenc.embeddings.word_embeddings.weight
+    )
+    assert "Reinit due to size mismatch" in log.out and "classifier.weight" in log.out  # transformers' load report
+    with pytest.raises(RuntimeError, match="classifier.weight"):
+        PosEncForSequenceClassification.from_pretrained(tmp_path, num_labels=3)

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import torch
+from tiny import CONFIG_ERRORS
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 import posenc_hf  # noqa: F401  (registers the Auto classes)
@@ -242,9 +243,9 @@ def test_cli_missing_folder_is_a_one_line_error(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"hidden_size": "64"}, "hidden_size must be a positive integer, got '64'"),
-        ({"num_hidden_layers": 2.0}, "num_hidden_layers must be a positive integer, got 2.0"),
-        ({"pad_token_id": "0"}, "pad_token_id must lie in"),
+        ({"hidden_size": "64"}, r"Field 'hidden_size' expected int, got str \(value: '64'\)"),
+        ({"num_hidden_layers": 2.0}, r"Field 'num_hidden_layers' expected int, got float \(value: 2.0\)"),
+        ({"pad_token_id": "0"}, "Field 'pad_token_id' with value '0'"),
         ({"hidden_act": "swishy"}, "hidden_act must be one of"),
         ({"problem_type": "ranking"}, "problem_type must be one of"),
         ({"num_labels": "3"}, "num_labels must be a positive integer, got '3'"),
@@ -255,19 +256,25 @@ def test_cli_missing_folder_is_a_one_line_error(tmp_path, monkeypatch, capsys):
         ({"hidden_size": -8}, "hidden_size must be a positive integer, got -8"),
         ({"max_position_embeddings": 0}, "max_position_embeddings must be a positive integer, got 0"),
         ({"num_labels": -1}, "num_labels must be a positive integer, got -1"),
-        ({"num_labels": 3, "id2label": {0: "a", 1: "b"}}, "num_labels=3 does not match id2label, which names 2"),
     ],
     ids=lambda x: repr(x)[:40] if isinstance(x, dict) else "",
 )
 def test_config_bad_value_names_field_and_value(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CONFIG_ERRORS, match=message):
         PosEncConfig(**kwargs)
 
 
-def test_config_num_labels_replaces_placeholder_labels():
-    """The fine-tuning habit `from_pretrained(folder, num_labels=N)` on a folder without named labels."""
-    config = PosEncConfig(num_labels=4, id2label={0: "LABEL_0", 1: "LABEL_1"})
-    assert config.num_labels == 4
+def test_config_num_labels_replaces_the_labels_as_transformers_does():
+    """The fine-tuning habit `from_pretrained(folder, num_labels=N)`: N fresh labels, as for BERT."""
+    assert PosEncConfig(num_labels=4, id2label={0: "LABEL_0", 1: "LABEL_1"}).num_labels == 4
+    config = PosEncConfig(num_labels=3, id2label={0: "a", 1: "b"})
+    assert config.num_labels == 3 and list(config.id2label) == [0, 1, 2]
+
+
+def test_config_accepts_label2id_values_written_as_strings():
+    """transformers' own configs accept them, and Hub configs carry them."""
+    config = PosEncConfig(id2label={0: "negative", 1: "positive"}, label2id={"negative": "0", "positive": "1"})
+    assert config.num_labels == 2
 
 
 def test_config_unknown_key_is_kept_like_every_transformers_config():

@@ -1,8 +1,11 @@
 """Tiny models for fast tests: a few thousand parameters, built in milliseconds."""
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+
+CONFIG_ERRORS = (ValueError, StrictDataclassError)  # a bad config value: ours, or `@strict`'s, naming the field
 
 TINY_SIZES = dict(
     vocab_size=50,

@@ -1,0 +1,129 @@
+"""Export a model folder with transformers' exporters, and classify texts with the export.
+
+    posenc-export runs/subject/model runs/subject/onnx                  # ONNX, run by ONNX Runtime
+    posenc-export runs/subject/model runs/subject/pt2 --format dynamo   # torch.export program
+    posenc-predict runs/subject/onnx "What is the charge of an electron?"
+
+The export folder is `transformers.exporters.ExportedModel.save_pretrained`'s (the program, `export.json`,
+`config.json` with the label names) plus the tokenizer, so it is all a deployment needs. Batch size and
+sequence length stay dynamic (up to `max_position_embeddings`), and padding is honoured. In Python:
+
+    from transformers.exporters import ExportedModel
+    exported = ExportedModel.from_pretrained("runs/subject/onnx")   # called like the model
+    logits = exported(**tokenizer(texts, padding=True, truncation=True, return_tensors="pt")).logits
+
+ONNX needs `pip install "posenc_hf[export]"` (onnx, onnxscript, onnxruntime).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+import posenc_hf  # noqa: F401  (registers the Auto classes)
+
+from .folders import check_model_folder
+
+FORMATS = ("onnx", "dynamo")
+SAMPLE_TEXTS = ["A short text.", "A somewhat longer text, so that the batch has some padding in it."]
+
+
+def exporter_and_config(export_format, model):
+    """transformers' exporter and export config for `export_format`, with dynamic batch and length."""
+    from torch.export import Dim
+    from transformers.exporters import DynamoConfig, DynamoExporter, OnnxConfig, OnnxExporter
+
+    if export_format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {export_format!r}")
+    axes = {0: Dim("batch"), 1: Dim("sequence", max=model.config.max_position_embeddings)}
+    shapes = {"input_ids": axes, "attention_mask": axes}
+    if export_format == "onnx":
+        return OnnxExporter(), OnnxConfig(dynamic_shapes=shapes)
+    return DynamoExporter(), DynamoConfig(dynamic_shapes=shapes)
+
+
+def export_model(model, tokenizer, export_format="onnx"):
+    """An `ExportedModel` of `model` (any PosEnc model class), traced on a small padded batch."""
+    model.eval()
+    inputs = tokenizer(SAMPLE_TEXTS, padding=True, truncation=True, return_tensors="pt")
+    inputs = {name: inputs[name] for name in ("input_ids", "attention_mask")}
+    exporter, config = exporter_and_config(export_format, model)
+    with torch.no_grad():
+        return exporter.export(model, inputs, config)
+
+
+def export_folder(model_folder, output_folder, export_format="onnx", head="classifier"):
+    """Export the model in `model_folder` (`head`: "classifier" or "encoder") to `output_folder`, with its
+    tokenizer beside it; returns the output folder."""
+    check_model_folder(model_folder)
+    model_class = AutoModelForSequenceClassification if head == "classifier" else AutoModel
+    model = model_class.from_pretrained(model_folder)
+    tokenizer = AutoTokenizer.from_pretrained(model_folder)
+    exported = export_model(model, tokenizer, export_format)
+    output_folder = Path(output_folder)
+    exported.save_pretrained(output_folder)
+    tokenizer.save_pretrained(output_folder)
+    return output_folder
+
+
+def is_export_folder(folder):
+    return (Path(folder) / "export.json").is_file()
+
+
+def load_export(folder, trust_remote_code=False):
+    """The `ExportedModel` in `folder`. ONNX Runtime runs with intra-op spinning off: its idle threads
+    would otherwise keep spinning, taking the cores from whatever torch work comes next. A `dynamo` export
+    is a pickle: transformers loads it only with `trust_remote_code` (an export you made yourself)."""
+    from transformers.exporters import ExportedModel
+
+    runner_options = {}
+    if '"onnx"' in (Path(folder) / "export.json").read_text():
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        runner_options["session_options"] = options
+    return ExportedModel.from_pretrained(folder, trust_remote_code=trust_remote_code, **runner_options)
+
+
+def classify(exported, tokenizer, texts, top_k=1, batch_size=32):
+    """[{"label", "score"}, ...] per text, best first: what `posenc-predict` prints."""
+    id2label = exported.config.id2label
+    results = []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, return_tensors="pt")
+        logits = exported(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        scores, ids = torch.as_tensor(logits).float().softmax(-1).topk(min(top_k, logits.shape[-1]))
+        results += [
+            [{"label": id2label[int(i)], "score": float(s)} for s, i in zip(row_scores, row_ids, strict=True)]
+            for row_scores, row_ids in zip(scores, ids, strict=True)
+        ]
+    return results
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="posenc-export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("folder", help="a saved model folder")
+    parser.add_argument("output", help="the export folder to write")
+    parser.add_argument("--format", choices=FORMATS, default="onnx", help="onnx (default) or dynamo (torch.export)")
+    parser.add_argument("--head", choices=("classifier", "encoder"), default="classifier", help="what to export")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        output = export_folder(args.folder, args.output, args.format, args.head)
+    except (ValueError, OSError, ImportError) as error:
+        print(f"posenc-export: {error}", file=sys.stderr)
+        return 1
+    print(f"Exported ({args.format}) to {output}")
+    if args.head == "classifier":
+        print(f'  posenc-predict {output} "some text"')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Position encodings: small interchangeable modules, picked by `config.position_embedding_type`.
+
+Each one maps (token embeddings, position ids) to token embeddings that know their position, and can
+be resized to a new number of positions. This file travels to the Hub with the model code; it imports
+nothing but `torch`.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class LearnedPositionEmbedding(nn.Embedding):
+    """A trained table with one vector per absolute position (BERT, GPT-2)."""
+
+    def __init__(self, config):
+        super().__init__(config.max_position_embeddings, config.hidden_size)
+
+    def forward(self, embeddings, position_ids):
+        return embeddings + super().forward(position_ids)
+
+    @torch.no_grad()
+    def copy_resized(self, old, interpolate=False):
+        """Fill this table from `old`: its first rows, the new rows keeping their fresh initialisation
+        (transformers' convention), or with `interpolate` all of `old`, linearly resampled to this length."""
+        if not interpolate:
+            rows = min(old.num_embeddings, self.num_embeddings)
+            self.weight[:rows] = old.weight[:rows]
+            return
+        table = old.weight.t().unsqueeze(0).float()  # (1, dims, old_positions)
+        resized = F.interpolate(table, size=self.num_embeddings, mode="linear", align_corners=True)
+        self.weight.copy_(resized.squeeze(0).t().to(self.weight.dtype))
+
+
+def sinusoidal_table(num_positions, dim):
+    """The fixed table of "Attention Is All You Need": sin on even dims, cos on odd dims."""
+    positions = torch.arange(num_positions, dtype=torch.float32).unsqueeze(1)
+    frequencies = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(num_positions, dim)
+    table[:, 0::2] = torch.sin(positions * frequencies)
+    table[:, 1::2] = torch.cos(positions * frequencies[: dim // 2])
+    return table
+
+
+class SinusoidalPositionEmbedding(nn.Module):
+    """The fixed sinusoidal table: a buffer, not a parameter, so it is neither trained nor saved.
+
+    It is scaled to the RMS of freshly initialised token embeddings (`initializer_range`), so that
+    neither signal drowns the other at the start of training.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.scale = config.initializer_range * math.sqrt(2.0)  # a sinusoid's RMS is 1/sqrt(2)
+        table = sinusoidal_table(config.max_position_embeddings, config.hidden_size) * self.scale
+        self.register_buffer("weight", table, persistent=False)
+
+    def forward(self, embeddings, position_ids):
+        return embeddings + F.embedding(position_ids, self.weight).to(embeddings.dtype)
+
+    def copy_resized(self, old, interpolate=False):
+        """Nothing to copy: the table is a function of its length."""
+
+
+class NoPositionEmbedding(nn.Module):
+    """No position information: the encoder sees a bag of tokens (an ablation)."""
+
+    weight = None
+
+    def __init__(self, config):
+        super().__init__()
+
+    def forward(self, embeddings, position_ids):
+        return embeddings
+
+    def copy_resized(self, old, interpolate=False):
+        """Nothing to copy."""
+
+
+POSITION_EMBEDDINGS = {
+    "learned": LearnedPositionEmbedding,
+    "sinusoidal": SinusoidalPositionEmbedding,
+    "none": NoPositionEmbedding,
+}
+
+
+def resize_position_table(model, new_num_positions, interpolate=False):
+    """Give `model` a position table of `new_num_positions`, filled from the old one (`copy_resized`)."""
+    if isinstance(new_num_positions, bool) or not isinstance(new_num_positions, int) or new_num_positions <= 0:
+        raise ValueError(f"new_num_position_embeddings must be a positive integer, got {new_num_positions!r}")
+    embeddings = model.base_model.embeddings
+    old = embeddings.position_embeddings
+    model.config.max_position_embeddings = new_num_positions
+    embeddings.position_embeddings = POSITION_EMBEDDINGS[model.config.position_embedding_type](model.config)
+    embeddings.position_embeddings.to(embeddings.position_ids.device)
+    model._init_weights(embeddings.position_embeddings)
+    embeddings.position_embeddings.copy_resized(old, interpolate)
+    embeddings.position_ids = torch.arange(new_num_positions, device=embeddings.position_ids.device).unsqueeze(0)

@@ -1,0 +1,153 @@
+"""Export (torch.export, ONNX through the dynamo exporter and through `transformers.exporters`) and
+`torch.compile`: dynamic batch and length, padding honoured, outputs equal to eager."""
+
+import pytest
+import torch
+from tiny import tiny_model
+from transformers import AutoTokenizer
+
+from posenc_hf import PosEncForSequenceClassification, PosEncModel
+from posenc_hf.export import classify, export_folder, load_export, main
+
+MAX_LENGTH = 12  # tiny_model's max_position_embeddings
+
+
+def padded_batch(batch_size, length, padded=True, seed=0):
+    """Random token ids and a mask; with `padded`, rows end in padding of different lengths."""
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(1, 50, (batch_size, length), generator=generator)
+    mask = torch.ones(batch_size, length, dtype=torch.long)
+    if padded:
+        for row in range(batch_size):
+            mask[row, length - row % length :] = 0  # row 0 keeps everything, others lose `row` tokens
+        mask[:, 0] = 1
+        input_ids = input_ids * mask
+    return input_ids, mask
+
+
+# Shapes other than the traced (3, 8); each padded and unpadded.
+CHECK_SHAPES = [(1, 1), (2, 5), (5, 12), (7, 3)]
+
+
+def outputs_of(model, input_ids, mask):
+    output = model(input_ids=input_ids, attention_mask=mask)
+    names = ("logits",) if hasattr(output, "logits") else ("last_hidden_state", "pooler_output")
+    return {name: output[name] for name in names}
+
+
+def assert_matches_eager(run, model):
+    for batch_size, length in CHECK_SHAPES:
+        for padded in (True, False):
+            input_ids, mask = padded_batch(batch_size, length, padded)
+            expected = outputs_of(model, input_ids, mask)
+            got = run(input_ids, mask)
+            for name, value in expected.items():
+                torch.testing.assert_close(got[name], value, atol=1e-4, rtol=0, msg=f"{name} {batch_size}x{length}")
+
+
+def dynamic_shapes():
+    axes = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence", max=MAX_LENGTH)}
+    return {"input_ids": axes, "attention_mask": axes}
+
+
+@pytest.fixture(params=[PosEncForSequenceClassification, PosEncModel], ids=["classifier", "encoder"])
+def model(request):
+    return tiny_model(request.param, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+
+
+def test_torch_export_with_dynamic_batch_and_length(model):
+    input_ids, mask = padded_batch(3, 8)
+    program = torch.export.export(
+        model, (), {"input_ids": input_ids, "attention_mask": mask}, dynamic_shapes=dynamic_shapes()
+    )
+    exported = program.module()
+    assert_matches_eager(lambda ids, m: exported(input_ids=ids, attention_mask=m), model)
+
+
+def test_onnx_dynamo_export_runs_in_onnxruntime(model, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime", reason="ONNX export needs pip install 'posenc_hf[export]'")
+    pytest.importorskip("onnxscript", reason="ONNX export needs pip install 'posenc_hf[export]'")
+    input_ids, mask = padded_batch(3, 8)
+    path = tmp_path / "model.onnx"
+    torch.onnx.export(
+        model,
+        (),
+        path,
+        kwargs={"input_ids": input_ids, "attention_mask": mask},
+        dynamo=True,
+        dynamic_shapes=dynamic_shapes(),
+        input_names=["input_ids", "attention_mask"],
+    )
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    names = [output.name for output in session.get_outputs()]
+
+    def run(ids, m):
+        values = session.run(None, {"input_ids": ids.numpy(), "attention_mask": m.numpy()})
+        keys = ["logits"] if len(values) == 1 else ["last_hidden_state", "pooler_output"]
+        return {key: torch.from_numpy(value) for key, value in zip(keys, values, strict=True)}
+
+    assert len(names) in (1, 2)
+    assert_matches_eager(run, model)
+
+
+@pytest.mark.parametrize("export_format", ["onnx", "dynamo"])
+def test_transformers_exporters_route_from_folder_to_predictions(tiny_folder, tmp_path, export_format):
+    if export_format == "onnx":
+        pytest.importorskip("onnxruntime", reason="ONNX export needs pip install 'posenc_hf[export]'")
+    output = export_folder(tiny_folder, tmp_path / "export", export_format)
+    exported = load_export(output, trust_remote_code=export_format == "dynamo")  # our own export
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    model = PosEncForSequenceClassification.from_pretrained(tiny_folder).eval()
+    texts = ["cell atom force", "energy acid orbit gene mass charge reaction equation solve integral", "x"]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    torch.testing.assert_close(
+        torch.as_tensor(exported(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits),
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+        atol=1e-4,
+        rtol=0,
+    )
+    predictions = classify(exported, tokenizer, texts, top_k=2)
+    assert [len(p) for p in predictions] == [2, 2, 2]
+    best = model(**batch).logits.argmax(-1).tolist()
+    assert [p[0]["label"] for p in predictions] == [model.config.id2label[i] for i in best]
+
+
+def test_export_command_names_a_missing_folder(tmp_path, capsys):
+    assert main([str(tmp_path / "nope"), str(tmp_path / "out")]) == 1
+    assert "No such model folder" in capsys.readouterr().err
+
+
+def test_compile_fullgraph_dynamic_inference_matches_eager():
+    model = tiny_model()
+    compiled = torch.compile(model, fullgraph=True, dynamic=True)  # fullgraph: a graph break is an error
+    for padded in (True, False):
+        for batch_size, length in [(3, 8), (5, 11)]:
+            input_ids, mask = padded_batch(batch_size, length, padded)
+            torch.testing.assert_close(
+                compiled(input_ids=input_ids, attention_mask=mask).logits,
+                model(input_ids=input_ids, attention_mask=mask).logits,
+                atol=1e-4,
+                rtol=0,
+            )
+
+
+def test_compile_fullgraph_training_step_matches_eager_gradients():
+    model = tiny_model(hidden_dropout_prob=0.0).train()
+    input_ids, mask = padded_batch(4, 9)
+    labels = torch.tensor([0, 1, 2, 1])
+    model(input_ids=input_ids, attention_mask=mask, labels=labels).loss.backward()
+    expected = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    compiled = torch.compile(model, fullgraph=True, dynamic=True, backend="aot_eager")  # forward and backward graphs
+    compiled(input_ids=input_ids, attention_mask=mask, labels=labels).loss.backward()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_compile_fullgraph_training_with_dropout_runs():
+    model = tiny_model(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1).train()
+    compiled = torch.compile(model, fullgraph=True, dynamic=True, backend="aot_eager")
+    input_ids, mask = padded_batch(4, 9)
+    loss = compiled(input_ids=input_ids, attention_mask=mask, labels=torch.tensor([0, 1, 2, 1])).loss
+    loss.backward()
+    assert torch.isfinite(loss) and model.classifier.weight.grad is not None
