@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import transformers
 
-from bench import decisions, flops, memory, profiling, report, scaling
+from bench import decisions, flops, memory, profiling, report, routes, scaling
 from bench.models import MODELS, SHAPES, SMOKE_SHAPES, build, dropouts, make_batch, pad_fraction
 from bench.timing import infer_fn, interleaved, paired_ratio, summary, throughput, train_step_fn
 
@@ -157,6 +157,9 @@ def main(argv=None):
     if not (args.smoke or args.quick or args.no_compile):
         compiled = decisions.try_compile(shapes[0], max(2, repeats - 4), block_s, device)
         log("compile done")
+    compile_routes = not (args.smoke or args.quick or args.no_compile)
+    inference_routes = routes.measure(shapes[0], max(2, repeats - 2), block_s, device, compile_routes)
+    log("inference routes done")
     points = scaling.sweep(shapes[0], plan["seqs"], plan["depths"], plan["tokens"], max(2, repeats // 2), 0, device)
     log("scaling done")
     profiles = profiling.profile_all(shapes[0], device, steps=1 if args.smoke else 5, rows=15)
@@ -174,6 +177,7 @@ def main(argv=None):
         "targets": check_targets(ratios),
         "decisions": decision_rows,
         "compile": compiled,
+        "inference_routes": inference_routes,
         "scaling": points,
         "profile": {name: {"top_ops": ops, "ms_per_step": split} for name, (_, ops, split) in profiles.items()},
         "wall_s": time.time() - started,

@@ -10,7 +10,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 TOP_KEYS = {"machine", "settings", "shapes", "matmul_peak_gflops", "results", "ratios", "targets", "decisions"}
-TOP_KEYS |= {"compile", "scaling", "profile", "wall_s"}
+TOP_KEYS |= {"compile", "inference_routes", "scaling", "profile", "wall_s"}
 ROW_KEYS = {"shape", "padded", "pad_fraction", "model", "dropouts", "train_samples_per_s", "infer_samples_per_s"}
 ROW_KEYS |= {"latency_ms", "peak_memory_mb", "forward_flops_per_sample", "train_flops_per_sample"}
 ROW_KEYS |= {"train_share_of_peak", "infer_share_of_peak"}
@@ -64,3 +64,22 @@ def test_ratios_targets_decisions_and_scaling(smoke):
     }
     assert results["scaling"]["seq"] and results["scaling"]["depth"]
     assert set(results["profile"]) == {"posenc_default", "posenc_same", "bert"}
+
+
+def test_inference_routes_cover_both_models_through_the_same_routes(smoke):
+    out, results = smoke
+    routes = results["inference_routes"]
+    measured = {(row["model"], row["route"]) for row in routes["rows"]}
+    names = {"eager", "int8 dynamic", "bf16 autocast"} | ({"onnxruntime"} if _has_onnx() else set())
+    assert measured == {(model, route) for model in ("posenc_default", "bert") for route in names}
+    assert set(routes["ours_vs_bert"]) == names
+    assert "## Inference routes" in (out / "results.md").read_text()
+
+
+def _has_onnx():
+    try:
+        import onnxruntime  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -428,3 +428,50 @@ def test_new_head_from_a_folder_is_fresh_and_reported(tmp_path):
     assert "Reinit due to size mismatch" in log.out and "classifier.weight" in log.out  # transformers' load report
     with pytest.raises(RuntimeError, match="classifier.weight"):
         PosEncForSequenceClassification.from_pretrained(tmp_path, num_labels=3)
+
+
+def test_fine_tune_a_4_label_folder_on_a_3_label_csv_as_run_classification_does(tiny_folder, tmp_path):
+    """The calls of transformers' examples/pytorch/text-classification/run_classification.py, with
+    `--trust_remote_code true --ignore_mismatched_sizes true` on a folder whose label count differs."""
+    from datasets import load_dataset
+    from transformers import (
+        AutoConfig,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        Trainer,
+        TrainingArguments,
+        default_data_collator,
+    )
+
+    csv = tmp_path / "train.csv"
+    rows = [("good thing", "positive"), ("bad thing", "negative"), ("some thing", "neutral")] * 4
+    csv.write_text("sentence,label\n" + "".join(f"{text},{label}\n" for text, label in rows))
+    raw = load_dataset("csv", data_files={"train": str(csv)})
+    label_list = sorted(set(raw["train"]["label"]))
+    config = AutoConfig.from_pretrained(
+        tiny_folder, num_labels=len(label_list), finetuning_task="text-classification", trust_remote_code=True
+    )
+    config.problem_type = "single_label_classification"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_folder, trust_remote_code=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        tiny_folder, config=config, trust_remote_code=True, ignore_mismatched_sizes=True
+    )
+    label_to_id = {label: i for i, label in enumerate(label_list)}
+    model.config.label2id = label_to_id
+    model.config.id2label = {i: label for label, i in label_to_id.items()}
+
+    def preprocess(examples):
+        result = tokenizer(examples["sentence"], padding="max_length", max_length=16, truncation=True)
+        result["labels"] = [label_to_id[label] for label in examples["label"]]  # "label" would keep its str type
+        return result
+
+    train = raw["train"].map(preprocess, batched=True, remove_columns=["sentence", "label"])
+    args = TrainingArguments(tmp_path / "out", max_steps=3, per_device_train_batch_size=4, use_cpu=True, report_to=[])
+    trainer = Trainer(
+        model=model, args=args, train_dataset=train, processing_class=tokenizer, data_collator=default_data_collator
+    )
+    assert trainer.train().global_step == 3
+    trainer.save_model(tmp_path / "model")
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model")
+    assert reloaded.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
+    assert reloaded.classifier.weight.shape[0] == 3
