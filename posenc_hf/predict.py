@@ -8,7 +8,6 @@
 import argparse
 import itertools
 import json
-import os
 import sys
 import types
 from collections.abc import Iterable, Iterator
@@ -20,7 +19,7 @@ from transformers import TextClassificationPipeline, pipeline
 
 import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
-from .cli import run_command
+from .cli import quiet_progress_bars, run_command
 from .folders import check_model_folder
 
 
@@ -162,20 +161,19 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    """`posenc-predict`: a bad folder or input prints its message, not a traceback, and exits with 1."""
+    """`posenc-predict`: a bad folder or input prints its message, not a traceback, and exits with 1; a
+    reader that stops early (`| head -1`) ends it quietly."""
     return run_command("posenc-predict", classify_command, argv)
 
 
 def classify_command(argv):
     args = parse_args(argv)
-    try:
-        classifier = load_classifier(args.folder, device=args.device)
-        texts = args.texts or read_lines(sys.stdin)
-        texts, shown = itertools.tee(texts)
-        for text, labels in zip(shown, predict(classifier, texts, args.top_k, args.batch_size), strict=True):
-            print(format_prediction(text, labels, args.json), flush=True)
-    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    quiet_progress_bars()
+    classifier = load_classifier(args.folder, device=args.device)
+    texts = args.texts or read_lines(sys.stdin)
+    texts, shown = itertools.tee(texts)
+    for text, labels in zip(shown, predict(classifier, texts, args.top_k, args.batch_size), strict=True):
+        print(format_prediction(text, labels, args.json), flush=True)
     return 0
 
 

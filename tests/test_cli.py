@@ -47,3 +47,19 @@ def test_training_on_an_unknown_column_names_it_without_a_traceback(tmp_path):
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("train/run.py: error: ") and "'text'" in last and str(data) in last
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        f"{sys.executable} train/run.py --help",
+        f"printf 'cell atom\\nforce\\n' | {sys.executable} -m posenc_hf.predict FOLDER",
+    ],
+    ids=["train-help", "posenc-predict"],
+)
+def test_a_reader_that_stops_early_ends_the_command_quietly(command, tiny_folder):
+    """`| true` closes the pipe before the command writes (as `| head` does after its lines): no error."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "POSENC_DEBUG": ""}
+    script = f"set -o pipefail; {command.replace('FOLDER', str(tiny_folder))} | true"
+    result = subprocess.run(["bash", "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert (result.returncode, result.stderr) == (0, "")

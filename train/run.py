@@ -13,12 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
-import datasets
-import huggingface_hub
-import transformers
-
 from posenc_hf.arguments import configure_threads, parse_run_arguments
-from posenc_hf.cli import run_command
+from posenc_hf.cli import quiet_progress_bars, run_command
 from posenc_hf.folders import check_push_target, push_finished_folder
 from posenc_hf.pretraining import format_pretraining_summary, run_pretraining
 from posenc_hf.training import format_summary, run_training
@@ -44,14 +40,6 @@ def main(argv=None):
     if run_args.process_index == 0 and repo_id and result.folder:
         print(f"Pushed to {push_finished_folder(result.folder, repo_id, token=run_args.hub_token)}")
     return 0
-
-
-def quiet_progress_bars():
-    """Keep training's progress bar and download bars; drop transformers' "Writing model shards" bar at
-    every checkpoint and datasets' bars for preparing the data (generate, map, filter, tokenize)."""
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    huggingface_hub.utils.enable_progress_bars()  # transformers' switch turned downloads' bars off too
 
 
 def hub_repo(run_args):
