@@ -10,7 +10,9 @@ import datasets
 import huggingface_hub
 import transformers
 
-USER_ERRORS = (ValueError, OSError)  # the package's checks raise these, each with a message naming the problem
+# The package's checks raise these, each with a message naming the problem; a config value refused by
+# transformers' `@strict` validation raises StrictDataclassError, naming the field and the value.
+USER_ERRORS = (ValueError, OSError, huggingface_hub.errors.StrictDataclassError)
 
 
 def debugging():

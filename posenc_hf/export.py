@@ -16,6 +16,7 @@ ONNX needs `pip install "posenc_hf[export]"` (onnx, onnxscript, onnxruntime).
 """
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 
 import posenc_hf  # noqa: F401  (registers the Auto classes)
 
+from .cli import quiet_progress_bars, run_command
 from .folders import check_model_folder
 
 FORMATS = ("onnx", "dynamo")
@@ -37,6 +39,10 @@ def exporter_and_config(export_format, model):
 
     if export_format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {export_format!r}")
+    if export_format == "onnx":
+        missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ValueError(f"ONNX export needs {', '.join(missing)}: pip install 'posenc_hf[export]'")
     axes = {0: Dim("batch"), 1: Dim("sequence", max=model.config.max_position_embeddings)}
     shapes = {"input_ids": axes, "attention_mask": axes}
     if export_format == "onnx":
@@ -103,6 +109,18 @@ def classify(exported, tokenizer, texts, top_k=1, batch_size=32):
     return results
 
 
+class ExportedClassifier:
+    """A text-classification callable over an export folder, called as `posenc_hf.predict` calls a
+    pipeline: `classifier(texts, top_k=..., batch_size=...)` gives each text's labels, best first."""
+
+    def __init__(self, folder, trust_remote_code=False):
+        self.exported = load_export(folder, trust_remote_code)
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+
+    def __call__(self, texts, top_k=1, batch_size=32):
+        return classify(self.exported, self.tokenizer, list(texts), top_k, batch_size)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="posenc-export", description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", help="a saved model folder")
@@ -113,14 +131,16 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    """`posenc-export`: a bad folder prints its message, not a traceback, and exits with 1."""
+    return run_command("posenc-export", export_command, argv)
+
+
+def export_command(argv):
     args = parse_args(argv)
-    try:
-        output = export_folder(args.folder, args.output, args.format, args.head)
-    except (ValueError, OSError, ImportError) as error:
-        print(f"posenc-export: {error}", file=sys.stderr)
-        return 1
+    quiet_progress_bars()
+    output = export_folder(args.folder, args.output, args.format, args.head)
     print(f"Exported ({args.format}) to {output}")
-    if args.head == "classifier":
+    if args.head == "classifier" and args.format == "onnx":
         print(f'  posenc-predict {output} "some text"')
     return 0
 

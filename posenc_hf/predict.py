@@ -20,6 +20,7 @@ from transformers import TextClassificationPipeline, pipeline
 import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
 from .cli import quiet_progress_bars, run_command
+from .export import ExportedClassifier, is_export_folder
 from .folders import check_model_folder
 
 
@@ -72,7 +73,10 @@ def load_classifier(folder, device=None, **kwargs):
     (`posenc_hf.folders.check_model_folder`): a missing folder, a missing file, a config of another
     model type or truncated weights raise a `ValueError` that names the problem, at once (a name
     that only looks like a Hub id is not looked up on the Hub). Inputs that are not text raise a
-    `ValueError` naming their index."""
+    `ValueError` naming their index. An export folder (`posenc-export`) is run by its runtime instead,
+    through the same call."""
+    if is_local_folder(folder) and is_export_folder(folder):  # what posenc-export wrote: run the export
+        return ExportedClassifier(folder)
     if is_local_folder(folder):
         check_model_folder(folder)
     kwargs.setdefault("truncation", True)

@@ -1,6 +1,8 @@
 """Export (torch.export, ONNX through the dynamo exporter and through `transformers.exporters`) and
 `torch.compile`: dynamic batch and length, padding honoured, outputs equal to eager."""
 
+import json
+
 import pytest
 import torch
 from tiny import tiny_model
@@ -114,7 +116,7 @@ def test_transformers_exporters_route_from_folder_to_predictions(tiny_folder, tm
 
 def test_export_command_names_a_missing_folder(tmp_path, capsys):
     assert main([str(tmp_path / "nope"), str(tmp_path / "out")]) == 1
-    assert "No such model folder" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("posenc-export: error: No such model folder")
 
 
 def test_compile_fullgraph_dynamic_inference_matches_eager():
@@ -151,3 +153,18 @@ def test_compile_fullgraph_training_with_dropout_runs():
     loss = compiled(input_ids=input_ids, attention_mask=mask, labels=torch.tensor([0, 1, 2, 1])).loss
     loss.backward()
     assert torch.isfinite(loss) and model.classifier.weight.grad is not None
+
+
+def test_posenc_predict_runs_an_onnx_export_like_its_model_folder(tiny_folder, tmp_path, capsys):
+    from posenc_hf.predict import main as predict_main
+
+    pytest.importorskip("onnxruntime", reason="ONNX export needs pip install 'posenc_hf[export]'")
+    assert main([str(tiny_folder), str(tmp_path / "onnx")]) == 0
+    assert "posenc-predict" in capsys.readouterr().out
+    texts = ["cell atom force", "energy acid orbit gene mass"]
+    assert predict_main([str(tiny_folder), "--json", "--top-k", "2", *texts]) == 0
+    from_model = capsys.readouterr().out.splitlines()
+    assert predict_main([str(tmp_path / "onnx"), "--json", "--top-k", "2", *texts]) == 0
+    from_export = capsys.readouterr().out.splitlines()
+    as_labels = [[label["label"] for label in json.loads(line)["labels"]] for line in from_model]
+    assert [[label["label"] for label in json.loads(line)["labels"]] for line in from_export] == as_labels
