@@ -15,7 +15,7 @@ import posenc_hf
 from posenc_hf.predict import load_classifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_CODE = sorted((REPO_ROOT / "posenc_hf").rglob("*.py")) + sorted((REPO_ROOT / "train").rglob("*.py"))
+PACKAGE_CODE = [p for folder in ("posenc_hf", "research", "train") for p in sorted((REPO_ROOT / folder).rglob("*.py"))]
 UNSAFE_MODULES = {"pickle", "_pickle", "cPickle", "dill", "joblib", "cloudpickle", "marshal", "shelve", "pickletools"}
 UNSAFE_CALLS = {"torch.load", "numpy.load", "np.load", "eval", "exec", "__import__"}
 UNSAFE_KEYWORDS = {("weights_only", False), ("allow_pickle", True), ("trust_remote_code", True)}

@@ -20,9 +20,10 @@ import torch
 import transformers
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
 
-from ..arguments import DataArguments, ModelArguments
+from posenc_hf.arguments import DataArguments, ModelArguments
+from posenc_hf.training import build_config, build_model, get_tokenizer, load_data, tokenize_splits
+
 from ..diagnostics import GradientNormCallback, diagnose
-from ..training import build_config, build_model, get_tokenizer, load_data, tokenize_splits
 from .plan import CORPUS_SETTINGS, Point, grid
 
 

@@ -9,7 +9,9 @@ from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
-from posenc_hf.diagnostics import (
+from posenc_hf.positions_posenc import sinusoidal_table
+from posenc_hf.tokenization import train_tokenizer
+from research.diagnostics import (
     GradientNormCallback,
     collapse_shares,
     diagnose,
@@ -19,9 +21,7 @@ from posenc_hf.diagnostics import (
     similarity_by_distance,
     table_report,
 )
-from posenc_hf.positions_posenc import sinusoidal_table
-from posenc_hf.study import main as study_main
-from posenc_hf.tokenization import train_tokenizer
+from research.study import main as study_main
 
 TEXTS = [
     "the cat saw a dog near the old fish",
@@ -194,7 +194,7 @@ def test_gradient_norm_callback_logs_one_norm_per_layer_per_step(tmp_path):
 
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory):
-    """`python -m posenc_hf.study --smoke` into a temporary folder: (folder, report path, results)."""
+    """`python -m research.study --smoke` into a temporary folder: (folder, report path, results)."""
     out = tmp_path_factory.mktemp("study")
     report = study_main(["--smoke", "--out", str(out), "--workers", "1"])
     return out, report, json.loads((out / "study" / "results.json").read_text())

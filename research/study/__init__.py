@@ -1,11 +1,11 @@
 """The positional-encoding study: train a grid of small encoders, measure them, write docs/study.md.
 
-    python -m posenc_hf.study [--quick | --smoke] [--workers 2] [--out docs]
+    python -m research.study [--quick | --smoke] [--workers 2] [--out docs]
 
 Grid: position type {learned, sinusoidal, none} × depth {1, 2, 4, 8} × {pre-norm, post-norm} on the
 order and subject corpora over 3 seeds (2 with `--quick`, which also uses less data and fewer epochs:
 see `PLANS`), all with learning-rate warm-up, plus the deepest stacks trained again without warm-up.
-Each run is diagnosed with `posenc_hf.diagnostics`; a forward-time-versus-length series measures the
+Each run is diagnosed with `research.diagnostics`; a forward-time-versus-length series measures the
 cost of attention. Everything measured goes to `<out>/study/results.json`; the report `<out>/study.md`
 and its plots `<out>/study/*.png` are generated from it (`--report_only` regenerates them without
 training).

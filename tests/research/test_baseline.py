@@ -1,11 +1,11 @@
-"""`python -m posenc_hf.baseline`: TF-IDF + logistic regression on the same splits as a PosEnc run."""
+"""`python -m research.baseline`: TF-IDF + logistic regression on the same splits as a PosEnc run."""
 
 import json
 
 import pytest
 
-from posenc_hf.baseline import main, parse_baseline_arguments, run_baseline
 from posenc_hf.training import load_data
+from research.baseline import main, parse_baseline_arguments, run_baseline
 
 WORDS = {
     "Biology": "cell enzyme protein gene membrane",
@@ -29,7 +29,7 @@ def tiny_csv(tmp_path):
 
 def test_baseline_command_writes_its_scores(tiny_csv, tmp_path, capsys):
     argv = [str(tiny_csv), "--seed", "3", "--output_dir", str(tmp_path / "out"), "--C", "1", "10"]
-    assert main(argv) == 0  # what `python -m posenc_hf.baseline ...` runs
+    assert main(argv) == 0  # what `python -m research.baseline ...` runs
     report = json.loads((tmp_path / "out" / "baseline" / "metrics.json").read_text())
     assert report["splits"] == {"train": 48, "validation": 6, "test": 6}
     assert report["chosen"]["C"] in (1.0, 10.0) and report["chosen"]["class_weight"] in ("none", "balanced")

@@ -1,8 +1,8 @@
 """The positional-encoding study: train a grid of small encoders, measure them, write docs/study.md.
 
-The command behind `python -m posenc_hf.study` and `train/study.py`: `measure` trains the grid and times
-forward passes against length; `main` measures (or, with `--report_only`, reads the last results back),
-saves `<out>/study/results.json` and writes the report. The first line above is the command's --help.
+The command behind `python -m research.study`: `measure` trains the grid and times forward passes
+against length; `main` measures (or, with `--report_only`, reads the last results back), saves
+`<out>/study/results.json` and writes the report. The first line above is the command's --help.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from .scaling import bench_scaling, forward_seconds_by_length
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m posenc_hf.study", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m research.study", description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="less data and fewer epochs: under 10 minutes on 2 cores")
     mode.add_argument("--smoke", action="store_true", help="two tiny runs: proves the pipeline works (tests)")

@@ -1,8 +1,8 @@
 """The baseline to beat: TF-IDF features and logistic regression (scikit-learn), on the same splits
 as a PosEnc run (the same `load_corpus` call, the same seed).
 
-    python -m posenc_hf.baseline configs/goemotions.yaml [--seed 1] [--analyzer char_wb]
-    python -m posenc_hf.baseline mmlu --data_dir ../shared/data/mmlu
+    python -m research.baseline configs/goemotions.yaml [--seed 1] [--analyzer char_wb]
+    python -m research.baseline mmlu --data_dir ../shared/data/mmlu
 
 The first argument is a run's YAML config (its data fields, `seed` and `output_dir` are used, the
 model fields ignored) or a corpus (anything `load_corpus` reads). `C` and `class_weight` are chosen
@@ -22,9 +22,9 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from transformers import HfArgumentParser
 
-from .arguments import DataArguments, default_output_dir, read_config_file
-from .metrics import classification_report
-from .training import load_data
+from posenc_hf.arguments import DataArguments, default_output_dir, read_config_file
+from posenc_hf.metrics import classification_report
+from posenc_hf.training import load_data
 
 ANALYZERS = {"word": (1, 2), "char_wb": (2, 5)}  # analyzer -> n-gram range
 

@@ -2,10 +2,10 @@
 regression against PosEnc from scratch and pretrained (masked LM) then fine-tuned, with learned and
 sinusoidal positions, on MMLU subjects and GoEmotions sentiment, over several seeds.
 
-    nice -n 15 python -m posenc_hf.quality                        # everything: 2 corpora × 3 seeds
-    nice -n 15 python -m posenc_hf.quality --corpora mmlu --seeds 0 --jobs 1
+    nice -n 15 python -m research.quality                        # everything: 2 corpora × 3 seeds
+    nice -n 15 python -m research.quality --corpora mmlu --seeds 0 --jobs 1
 
-Every run is a subprocess with the repository's own commands (`python -m posenc_hf.baseline`,
+Every run is a subprocess with the repository's own commands (`python -m research.baseline`,
 `python train/run.py`), so the table reports exactly what a user gets; its wall time, CPU time
 (user + system) and peak resident memory are measured from outside (`os.wait4`). A run writes
 `runs/quality/<corpus>/<row>/seed_<seed>/result.json`; a run with that file is not repeated (delete
@@ -193,7 +193,7 @@ def run_row(corpus_name, row, seed, runs_dir, threads, data_dir):
     data = ("--data_dir", data_dir) if data_dir else ()
     if row.kind == "baseline":
         analyzer = row.args[row.args.index("--analyzer") + 1]
-        command = [sys.executable, "-m", "posenc_hf.baseline", corpus.classify, "--seed", str(seed),
+        command = [sys.executable, "-m", "research.baseline", corpus.classify, "--seed", str(seed),
                    "--output_dir", str(folder), *data, *row.args]  # fmt: skip
         return step(folder, command, threads, read_baseline(analyzer))
     if row.kind == "scratch":
@@ -396,7 +396,7 @@ def rows_of(corpus, rows):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m posenc_hf.quality", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m research.quality", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", nargs="+", default=list(CORPORA), choices=list(CORPORA))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--rows", nargs="+", default=[row.name for row in ROWS], choices=[row.name for row in ROWS])

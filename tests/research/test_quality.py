@@ -1,8 +1,8 @@
-"""`python -m posenc_hf.quality`: the tables and the verdict come from the runs' numbers."""
+"""`python -m research.quality`: the tables and the verdict come from the runs' numbers."""
 
 import json
 
-from posenc_hf import quality
+from research import quality
 
 
 def fake_run(accuracy, macro_f1, validation, pretraining=False):

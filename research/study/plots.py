@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from posenc_hf.plots import save
+
 from ..diagnostics import draw_gradient_norms
-from ..plots import save
 from .plan import Plan, contrast_learning_rates
 from .records import loss_curve, select, values
 from .scaling import length_series

@@ -9,7 +9,7 @@ Each works on any PosEnc model, in memory or a saved folder, and a list of texts
 
     report = diagnose("runs/order/model", load_corpus("order")["test"]["text"])
 
-or from the shell: `python -m posenc_hf.diagnostics runs/order/model --corpus order`.
+or from the shell: `python -m research.diagnostics runs/order/model --corpus order`.
 """
 
 import argparse
@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
-from .plots import save
+from posenc_hf.plots import save
 
 # A head is collapsed when its mean normalised entropy (1 = uniform over the unpadded keys, 0 = all
 # weight on one key) is at least UNIFORM_THRESHOLD (it averages ~all tokens: e^(0.95·ln 16) ≈ 14 of
@@ -286,7 +286,7 @@ def diagnose(model_or_path, texts, tokenizer=None, batch_size=64, max_texts=512,
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m posenc_hf.diagnostics", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m research.diagnostics", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a saved PosEnc model folder (with its tokenizer)")
     parser.add_argument("--corpus", default="order", help="a load_corpus source; its test split is used")
     parser.add_argument("--max_texts", type=int, default=512)
@@ -295,7 +295,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from .data import load_corpus
+    from posenc_hf.data import load_corpus
 
     args = parse_args(argv)
     texts = load_corpus(args.corpus)["test"]["text"]

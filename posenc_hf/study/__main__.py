@@ -1,6 +1,0 @@
-"""`python -m posenc_hf.study [--quick | --smoke] ...`: the command of cli.py."""
-
-from .cli import main
-
-if __name__ == "__main__":
-    main()
