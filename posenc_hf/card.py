@@ -35,6 +35,7 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .positions_posenc import POSITION_EMBEDDINGS
 
 BUILT_IN = "Written for this project by the `posenc_hf` authors; ships with the package under Apache-2.0."
 MMLU_CITATION = """```bibtex
@@ -63,17 +64,6 @@ KNOWN_DATA = {  # corpus name -> (licence, citation), for data_info that gives n
     "goemotions": ("Apache-2.0", GOEMOTIONS_CITATION),
 }
 MODEL_INDEX_METRICS = {"accuracy": ("accuracy", "accuracy"), "macro_f1": ("f1", "macro F1")}  # ours -> (type, name)
-POSITION_TAGS = {"learned": "learned-positional-encoding", "sinusoidal": "sinusoidal-positional-encoding"}
-POSITION_EXPLANATIONS = {
-    "learned": "A trainable table of {positions} × {hidden} vectors ({count:,} parameters, included in the count "
-    "above), added to the token embeddings before the first layer. Each vector is learned from the training data, "
-    "so positions that few training texts reach are the least trained.",
-    "sinusoidal": "The fixed sine/cosine table of Vaswani et al. (2017), {positions} × {hidden}, added to the token "
-    "embeddings before the first layer. It is a function of the position, not a parameter: it is neither trained "
-    "nor saved with the weights, and is rebuilt when the model loads.",
-    "none": "None: the encoder sees a bag of tokens, so word order cannot change its prediction. This model is the "
-    "ablation baseline: it shows how far the classes can be told apart without order.",
-}
 POOLING = {"mean": "mean over the non-padding tokens", "cls": "first token ([CLS])"}
 NORM_PLACEMENT = {"post": "post-norm (BERT: after each residual sum)", "pre": "pre-norm (GPT-2: before each sub-layer)"}
 PLOT_CAPTIONS = {
@@ -137,7 +127,7 @@ def architecture_fields(model):
 def position_fields(model):
     config = model.config
     positions, hidden = config.max_position_embeddings, config.hidden_size
-    explanation = POSITION_EXPLANATIONS[config.position_embedding_type]
+    explanation = POSITION_EMBEDDINGS[config.position_embedding_type].card_explanation
     return {
         "position_embedding_type": config.position_embedding_type,
         "max_position_embeddings": positions,
@@ -292,7 +282,7 @@ def hub_metadata(model, metrics, data_info, model_id):
         "pipeline_tag": "text-classification",
         "license": "apache-2.0",
         "language": "en",
-        "tags": ["posenc", "text-classification", POSITION_TAGS.get(position_type, "no-positional-encoding")],
+        "tags": ["posenc", "text-classification", POSITION_EMBEDDINGS[position_type].tag],
         "datasets": [data_info["hub_id"]] if data_info.get("hub_id") else [],
         "metrics": ["accuracy", "f1"],
         "model-index": [

@@ -13,10 +13,12 @@ from pathlib import Path
 from huggingface_hub import CommitOperationAdd, HfApi
 
 from .configuration_posenc import PosEncConfig
+from .positions_posenc import POSITION_EMBEDDINGS
 
 logger = logging.getLogger(__name__)
 
-# Config fields that must match for a checkpoint to continue this run.
+# Config fields that must match for a checkpoint to continue this run; the position encoding adds the
+# fields its own table is built from (`config_fields` of its class in positions_posenc.py).
 ARCHITECTURE_FIELDS = (
     "vocab_size",
     "hidden_size",
@@ -48,13 +50,19 @@ def read_checkpoint_config(checkpoint):
     return values
 
 
+def architecture_fields(config):
+    """ARCHITECTURE_FIELDS, then the fields `config`'s position encoding is built from that it does not hold."""
+    position_fields = POSITION_EMBEDDINGS[config.position_embedding_type].config_fields
+    return ARCHITECTURE_FIELDS + tuple(name for name in position_fields if name not in ARCHITECTURE_FIELDS)
+
+
 def check_checkpoint_matches(checkpoint, config):
     """Fail before training when the checkpoint to resume from was made by a different model."""
     saved = read_checkpoint_config(checkpoint)
     expected = json.loads(config.to_json_string())
     differences = [
         f"{name}: checkpoint {saved.get(name)!r} vs this run {expected.get(name)!r}"
-        for name in ARCHITECTURE_FIELDS
+        for name in architecture_fields(config)
         if saved.get(name) != expected.get(name)
     ]
     if differences:

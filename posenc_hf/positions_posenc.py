@@ -1,8 +1,17 @@
 """Position encodings: small interchangeable modules, picked by `config.position_embedding_type`.
 
 Each one maps (token embeddings, position ids) to token embeddings that know their position, and can
-be resized to a new number of positions. This file travels to the Hub with the model code; it imports
-nothing but `torch`.
+be resized to a new number of positions. Each also states its own facts, so that no other file restates
+them (the model card and the checkpoint check read them through `POSITION_EMBEDDINGS`):
+
+- `tag`: its Hub tag, in the model card's metadata;
+- `card_explanation`: the model card's paragraph on it, formatted with `positions`, `hidden` and `count`
+  (positions × hidden);
+- `has_weights`: whether its table is a trained parameter, saved with the weights;
+- `config_fields`: the config fields that decide what a checkpoint cannot restore of it (a saved table's
+  shape, all of an unsaved one), so a run resumes only from a checkpoint that agrees on them.
+
+This file travels to the Hub with the model code; it imports nothing but `torch`.
 """
 
 import math
@@ -14,6 +23,15 @@ from torch import nn
 
 class LearnedPositionEmbedding(nn.Embedding):
     """A trained table with one vector per absolute position (BERT, GPT-2)."""
+
+    tag = "learned-positional-encoding"
+    has_weights = True
+    config_fields = ("max_position_embeddings", "hidden_size")
+    card_explanation = (
+        "A trainable table of {positions} × {hidden} vectors ({count:,} parameters, included in the count above), "
+        "added to the token embeddings before the first layer. Each vector is learned from the training data, so "
+        "positions that few training texts reach are the least trained."
+    )
 
     def __init__(self, config):
         super().__init__(config.max_position_embeddings, config.hidden_size)
@@ -51,6 +69,15 @@ class SinusoidalPositionEmbedding(nn.Module):
     neither signal drowns the other at the start of training.
     """
 
+    tag = "sinusoidal-positional-encoding"
+    has_weights = False
+    config_fields = ("max_position_embeddings", "hidden_size", "initializer_range")
+    card_explanation = (
+        "The fixed sine/cosine table of Vaswani et al. (2017), {positions} × {hidden}, added to the token embeddings "
+        "before the first layer. It is a function of the position, not a parameter: it is neither trained nor saved "
+        "with the weights, and is rebuilt when the model loads."
+    )
+
     def __init__(self, config):
         super().__init__()
         self.scale = config.initializer_range * math.sqrt(2.0)  # a sinusoid's RMS is 1/sqrt(2)
@@ -67,6 +94,13 @@ class SinusoidalPositionEmbedding(nn.Module):
 class NoPositionEmbedding(nn.Module):
     """No position information: the encoder sees a bag of tokens (an ablation)."""
 
+    tag = "no-positional-encoding"
+    has_weights = False
+    config_fields = ()
+    card_explanation = (
+        "None: the encoder sees a bag of tokens, so word order cannot change its prediction. This model is the "
+        "ablation baseline: it shows how far the classes can be told apart without order."
+    )
     weight = None
 
     def __init__(self, config):

@@ -13,6 +13,7 @@ from transformers import TrainingArguments
 from posenc_hf.card import best_validation_metrics, read_card_metrics, render_model_card, write_model_card
 from posenc_hf.metrics import classification_report
 from posenc_hf.plots import write_all_plots
+from posenc_hf.positions_posenc import POSITION_EMBEDDINGS
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
 LABELS = ["Biology", "Chemistry", "Maths", "Physics"]
@@ -162,6 +163,23 @@ def test_minimal_data_info_no_position_table_no_validation(test_report, tmp_path
     assert "LABEL_0" in body  # label names fall back to the config's id2label
     assert "No citation was recorded" in body
     assert "Best **validation**" not in body and "![" not in body
+
+
+@pytest.mark.parametrize("kind", list(POSITION_EMBEDDINGS))
+def test_the_card_states_what_the_position_encoding_says_of_itself(kind, test_report, tmp_path):
+    model, facts = tiny_model(kind), POSITION_EMBEDDINGS[kind]
+    card = render_model_card(
+        TEMPLATE,
+        model=model,
+        training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
+        metrics={"test": test_report},
+        data_info={"name": "subject", "splits": {"train": 10, "test": 9}},
+        plots={},
+    )
+    metadata, body = front_matter_and_body(card)
+    positions, hidden = model.config.max_position_embeddings, model.config.hidden_size
+    assert facts.tag in metadata["tags"]
+    assert facts.card_explanation.format(positions=positions, hidden=hidden, count=positions * hidden) in body
 
 
 @pytest.mark.parametrize("name, expected", [("mmlu", "Measuring Massive Multitask"), ("goemotions", "GoEmotions")])
