@@ -16,7 +16,13 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers.utils.import_utils import is_tracing
+
+
+def tracing():
+    """Under `torch.compile`, `torch.export` or `torch.jit.trace`: take the plain path. (transformers'
+    `is_tracing` checks more cases and costs 15x as much; this runs several times per layer.)"""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
 
 # ----------------------------------------------------------------------------------------------
 # Dropout with a cheaper random mask on CPU.
@@ -39,7 +45,7 @@ def random_drop_mask(shape, p, device):
 def fast_dropout(hidden_states, p, training):
     """`F.dropout`, with the cheaper mask of `random_drop_mask` on CPU in eager mode."""
     plain = not training or p == 0 or hidden_states.device.type != "cpu" or round(p * 65536) >= 65536
-    if plain or is_tracing(hidden_states):
+    if plain or tracing():
         return F.dropout(hidden_states, p, training)
     drop, scale = random_drop_mask(hidden_states.shape, p, hidden_states.device)
     return hidden_states * (~drop * scale).to(hidden_states.dtype)
@@ -57,11 +63,12 @@ class FastDropout(nn.Dropout):
 
 
 class Packing:
-    """Where the kept tokens of a padded batch sit (any padding side)."""
+    """Where the kept tokens of a padded batch sit (any padding side), and the key mask of the batch."""
 
     def __init__(self, attention_mask):
         self.shape = attention_mask.shape
         self.index = attention_mask.flatten().nonzero().squeeze(1)
+        self.key_mask = attention_mask[:, None, None, :].bool()  # batch × 1 × 1 × length: SDPA's cheapest
 
     def pack(self, hidden_states):
         """(batch, length, ...) -> (1, kept tokens, ...)."""
@@ -75,9 +82,11 @@ class Packing:
 
 
 def packing_for(config, attention_mask, hidden_states, kwargs):
-    """A `Packing` when unpadding pays and changes nothing the caller sees: eager mode, some padding,
-    and no per-layer outputs asked for (they are returned padded); `None` otherwise."""
-    if attention_mask is None or attention_mask.dim() != 2 or is_tracing(hidden_states):
+    """A `Packing` when unpadding pays and changes nothing the caller sees: eager mode, SDPA or eager
+    attention, some padding, and no per-layer outputs asked for (they are returned padded); else `None`."""
+    if attention_mask is None or attention_mask.dim() != 2 or tracing():
+        return None
+    if config._attn_implementation not in ("sdpa", "eager"):
         return None
     asked = [
         kwargs.get(f"output_{name}", getattr(config, f"output_{name}")) for name in ("hidden_states", "attentions")
@@ -88,13 +97,14 @@ def packing_for(config, attention_mask, hidden_states, kwargs):
 
 
 def packed_attention(attention, packing):
-    """`attention` on packed (1, heads, kept tokens, head_dim) inputs: padded for the call, packed after."""
+    """`attention` on packed (1, heads, kept tokens, head_dim) inputs: padded for the call (with the
+    batch's key mask, which SDPA and the eager function take), packed after."""
 
     def forward(module, query, key, value, attention_mask, **kwargs):
         query, key, value = (
             packing.unpack(states.squeeze(0).transpose(0, 1)).transpose(1, 2) for states in (query, key, value)
         )
-        output, weights = attention(module, query, key, value, attention_mask, **kwargs)
+        output, weights = attention(module, query, key, value, packing.key_mask, **kwargs)
         return packing.pack(output), weights  # output: batch × length × heads × head_dim
 
     return forward
@@ -141,7 +151,7 @@ def fast_attention(attention, module, query, kwargs):
     in eager mode on CPU, with attention dropout in training, half-precision inputs and unpadding handled
     by the functions above."""
     packing = kwargs.pop("packing", None)
-    if query.device.type == "cpu" and not is_tracing(query):
+    if query.device.type == "cpu" and not tracing():
         weights_asked = kwargs.get("output_attentions", module.config.output_attentions)
         if module.training and module.config.attention_probs_dropout_prob > 0 and not weights_asked:
             attention = cpu_dropout_attention_forward

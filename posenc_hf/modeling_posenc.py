@@ -236,11 +236,12 @@ class PosEncModel(PosEncPreTrainedModel):
         check_inputs(input_ids, inputs_embeds, attention_mask, self.config.vocab_size)
         kwargs.pop("num_items_in_batch", None)
         hidden_states = self.embeddings(input_ids, inputs_embeds, position_ids)
-        mask = create_bidirectional_mask(self.config, hidden_states, attention_mask)
 
         packing = packing_for(self.config, attention_mask, hidden_states, kwargs)  # eager mode: skip the padding
-        if packing is not None:
-            hidden_states, kwargs["packing"] = packing.pack(hidden_states), packing
+        if packing is not None:  # attention then re-pads with the batch's own key mask
+            hidden_states, kwargs["packing"], mask = packing.pack(hidden_states), packing, None
+        else:
+            mask = create_bidirectional_mask(self.config, hidden_states, attention_mask)
         for layer in self.layers:
             hidden_states = layer(hidden_states, mask, **kwargs)
         hidden_states = self.final_norm(hidden_states)
