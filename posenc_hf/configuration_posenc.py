@@ -1,13 +1,16 @@
 """PosEnc model configuration.
 
-This file travels to the Hub as remote code: it imports nothing but `transformers`.
+This file travels to the Hub as remote code: it imports nothing but `transformers` and its sibling
+`positions_posenc.py` (the position encodings, whose registry names the choices).
 """
 
 from transformers import PreTrainedConfig
 from transformers.activations import ACT2FN
 from transformers.configuration_utils import strict  # huggingface_hub's, as BertConfig uses it
 
-POSITION_EMBEDDING_TYPES = ("learned", "sinusoidal", "none")
+from .positions_posenc import POSITION_EMBEDDINGS
+
+POSITION_EMBEDDING_TYPES = tuple(POSITION_EMBEDDINGS)  # the registry's keys: "learned", "sinusoidal", "none"
 POOLING_TYPES = ("mean", "cls")
 LAYER_NORM_POSITIONS = ("post", "pre")
 PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
