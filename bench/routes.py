@@ -2,18 +2,18 @@
 ONNX Runtime (the dynamo exporter's graph), dynamic int8 (`torch.ao` on the linear layers) and bf16
 autocast. One shape, padded batches, interleaved like the rest of the bench.
 
-ONNX Runtime runs with intra-op spinning off and as many intra-op threads as torch: its idle threads
-would otherwise keep spinning after each call and take the cores from the next (torch) block.
+ONNX Runtime runs with the package's session options (`posenc_hf.export.onnxruntime_options`: intra-op
+spinning off, or its idle threads would keep spinning after each call and take the cores from the next
+torch block) and as many intra-op threads as torch.
 """
 
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
 from bench.models import build, make_batch
 from bench.timing import interleaved, paired_ratio, throughput
+from posenc_hf.export import dynamic_shapes, onnxruntime_options
 
 ROUTE_MODELS = ("posenc_default", "bert")
 
@@ -50,29 +50,17 @@ def bf16_route(model, inputs):
     return forward
 
 
-def onnx_session(model, inputs, folder):
-    """An ONNX Runtime session on the dynamo exporter's graph of `model` (dynamic batch and length)."""
+def onnx_route(model, inputs):
+    """ONNX Runtime on the dynamo exporter's graph of `model` (dynamic batch and length, kept in memory),
+    with the package's session options (intra-op spinning off) and torch's thread count."""
     import onnxruntime
 
-    axes = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence", max=model.config.max_position_embeddings)}
-    path = Path(folder) / "model.onnx"
-    torch.onnx.export(
-        model,
-        (),
-        path,
-        kwargs=inputs,
-        dynamo=True,
-        dynamic_shapes={name: axes for name in inputs},
-        input_names=list(inputs),
+    shapes = dynamic_shapes(model.config)
+    program = torch.onnx.export(model, (), kwargs=inputs, dynamo=True, dynamic_shapes=shapes, input_names=list(inputs))
+    options = onnxruntime_options(threads=torch.get_num_threads())
+    session = onnxruntime.InferenceSession(
+        program.model_proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-
-
-def onnx_route(model, inputs, folder):
-    session = onnx_session(model, inputs, folder)
     feeds = {name: value.numpy() for name, value in inputs.items()}
 
     def forward():
@@ -107,17 +95,13 @@ def measure(shape, repeats, block_s, device="cpu", compile_models=True):
     inputs = {key: batch[key] for key in ("input_ids", "attention_mask")}
     routes = available_routes(compile_models)
     fns, setup_s = {}, {}
-    with tempfile.TemporaryDirectory() as folder:
-        for name in ROUTE_MODELS:
-            for route, make in routes.items():
-                model = build(name, shape, device).eval()
-                started = time.perf_counter()
-                extra = (str(Path(folder) / f"{name}-{route}".replace(" ", "_")),) if route == "onnxruntime" else ()
-                if extra:
-                    Path(extra[0]).mkdir()
-                fns[name, route] = make(model, inputs, *extra)
-                setup_s[name, route] = time.perf_counter() - started
-        seconds = interleaved(fns, repeats, block_s, device)
+    for name in ROUTE_MODELS:
+        for route, make in routes.items():
+            model = build(name, shape, device).eval()
+            started = time.perf_counter()
+            fns[name, route] = make(model, inputs)
+            setup_s[name, route] = time.perf_counter() - started
+    seconds = interleaved(fns, repeats, block_s, device)
     rows = [
         {
             "shape": shape.name,

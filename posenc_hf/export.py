@@ -17,6 +17,7 @@ ONNX needs `pip install "posenc_hf[export]"` (onnx, onnxscript, onnxruntime).
 
 import argparse
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -32,9 +33,28 @@ FORMATS = ("onnx", "dynamo")
 SAMPLE_TEXTS = ["A short text.", "A somewhat longer text, so that the batch has some padding in it."]
 
 
+def dynamic_shapes(config):
+    """`torch.export` dynamic shapes of a model's inputs: any batch size, lengths up to the position table."""
+    from torch.export import Dim
+
+    axes = {0: Dim("batch"), 1: Dim("sequence", max=config.max_position_embeddings)}
+    return {"input_ids": axes, "attention_mask": axes}
+
+
+def onnxruntime_options(threads=None):
+    """ONNX Runtime session options with intra-op spinning off: its idle threads would otherwise keep
+    spinning after each call, taking the cores from whatever torch work comes next."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    return options
+
+
 def exporter_and_config(export_format, model):
     """transformers' exporter and export config for `export_format`, with dynamic batch and length."""
-    from torch.export import Dim
     from transformers.exporters import DynamoConfig, DynamoExporter, OnnxConfig, OnnxExporter
 
     if export_format not in FORMATS:
@@ -43,8 +63,7 @@ def exporter_and_config(export_format, model):
         missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
         if missing:
             raise ValueError(f"ONNX export needs {', '.join(missing)}: pip install 'posenc_hf[export]'")
-    axes = {0: Dim("batch"), 1: Dim("sequence", max=model.config.max_position_embeddings)}
-    shapes = {"input_ids": axes, "attention_mask": axes}
+    shapes = dynamic_shapes(model.config)
     if export_format == "onnx":
         return OnnxExporter(), OnnxConfig(dynamic_shapes=shapes)
     return DynamoExporter(), DynamoConfig(dynamic_shapes=shapes)
@@ -79,18 +98,12 @@ def is_export_folder(folder):
 
 
 def load_export(folder, trust_remote_code=False):
-    """The `ExportedModel` in `folder`. ONNX Runtime runs with intra-op spinning off: its idle threads
-    would otherwise keep spinning, taking the cores from whatever torch work comes next. A `dynamo` export
-    is a pickle: transformers loads it only with `trust_remote_code` (an export you made yourself)."""
+    """The `ExportedModel` in `folder`, ONNX Runtime with `onnxruntime_options`. A `dynamo` export is a
+    pickle: transformers loads it only with `trust_remote_code` (an export you made yourself)."""
     from transformers.exporters import ExportedModel
 
-    runner_options = {}
-    if '"onnx"' in (Path(folder) / "export.json").read_text():
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        runner_options["session_options"] = options
+    manifest = json.loads((Path(folder) / "export.json").read_text())
+    runner_options = {"session_options": onnxruntime_options()} if manifest["export_format"] == "onnx" else {}
     return ExportedModel.from_pretrained(folder, trust_remote_code=trust_remote_code, **runner_options)
 
 

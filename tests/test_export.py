@@ -9,9 +9,7 @@ from tiny import tiny_model
 from transformers import AutoTokenizer
 
 from posenc_hf import PosEncForSequenceClassification, PosEncModel
-from posenc_hf.export import classify, export_folder, load_export, main
-
-MAX_LENGTH = 12  # tiny_model's max_position_embeddings
+from posenc_hf.export import classify, dynamic_shapes, export_folder, load_export, main
 
 
 def padded_batch(batch_size, length, padded=True, seed=0):
@@ -47,11 +45,6 @@ def assert_matches_eager(run, model):
                 torch.testing.assert_close(got[name], value, atol=1e-4, rtol=0, msg=f"{name} {batch_size}x{length}")
 
 
-def dynamic_shapes():
-    axes = {0: torch.export.Dim("batch"), 1: torch.export.Dim("sequence", max=MAX_LENGTH)}
-    return {"input_ids": axes, "attention_mask": axes}
-
-
 @pytest.fixture(params=[PosEncForSequenceClassification, PosEncModel], ids=["classifier", "encoder"])
 def model(request):
     return tiny_model(request.param, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
@@ -60,7 +53,7 @@ def model(request):
 def test_torch_export_with_dynamic_batch_and_length(model):
     input_ids, mask = padded_batch(3, 8)
     program = torch.export.export(
-        model, (), {"input_ids": input_ids, "attention_mask": mask}, dynamic_shapes=dynamic_shapes()
+        model, (), {"input_ids": input_ids, "attention_mask": mask}, dynamic_shapes=dynamic_shapes(model.config)
     )
     exported = program.module()
     assert_matches_eager(lambda ids, m: exported(input_ids=ids, attention_mask=m), model)
@@ -77,7 +70,7 @@ def test_onnx_dynamo_export_runs_in_onnxruntime(model, tmp_path):
         path,
         kwargs={"input_ids": input_ids, "attention_mask": mask},
         dynamo=True,
-        dynamic_shapes=dynamic_shapes(),
+        dynamic_shapes=dynamic_shapes(model.config),
         input_names=["input_ids", "attention_mask"],
     )
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
