@@ -151,8 +151,9 @@ def did_you_mean(name, prefix=""):
 
 
 def check_known_keys(values, source):
+    known = known_fields()
     for key in values:
-        if key not in known_fields():
+        if key not in known:
             raise ValueError(f"Unknown config key {key!r} in {source}.{did_you_mean(key)}")
 
 

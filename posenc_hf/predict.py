@@ -75,9 +75,9 @@ def load_classifier(folder, device=None, **kwargs):
     that only looks like a Hub id is not looked up on the Hub). Inputs that are not text raise a
     `ValueError` naming their index. An export folder (`posenc-export`) is run by its runtime instead,
     through the same call."""
-    if is_local_folder(folder) and is_export_folder(folder):  # what posenc-export wrote: run the export
-        return ExportedClassifier(folder)
     if is_local_folder(folder):
+        if is_export_folder(folder):  # what posenc-export wrote: run the export
+            return ExportedClassifier(folder)
         check_model_folder(folder)
     kwargs.setdefault("truncation", True)
     kwargs.setdefault("pipeline_class", CheckedTextClassificationPipeline)
