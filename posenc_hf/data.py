@@ -29,6 +29,7 @@ import re
 from pathlib import Path
 
 import datasets
+import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets, load_dataset
 
 from .corpora import CORPORA_DIR, LABEL_NAMES, MMLU_LEVELS, Pieces, read_goemotions, read_mmlu, shared_folder
@@ -356,3 +357,10 @@ def _cap(rows: Dataset, max_samples: int | None, seed: int) -> Dataset:
     if max_samples is None or len(rows) <= max_samples:
         return rows
     return rows.shuffle(seed=seed).select(range(max_samples))
+
+
+def label_counts(rows: Dataset) -> dict[str, int]:
+    """Rows per class name, counted in Arrow (one pass, whatever the number of classes)."""
+    names = rows.features["label"].names
+    counts = np.bincount(rows.with_format("arrow")["label"].to_numpy(), minlength=len(names))
+    return dict(zip(names, counts.tolist(), strict=True))

@@ -15,7 +15,7 @@ from transformers import AutoTokenizer, DataCollatorWithPadding, EarlyStoppingCa
 
 from .card import best_validation_metrics, write_model_card
 from .configuration_posenc import PosEncConfig
-from .data import load_corpus, source_kind, source_name
+from .data import label_counts, load_corpus, source_kind, source_name
 from .folders import (
     atomic_folder,
     check_checkpoint_complete,
@@ -172,10 +172,7 @@ def data_summary(data_args, dataset):
         "file": Path(source).name if kind in ("file", "folder") else None,
         "splits": {split: len(rows) for split, rows in dataset.items()},
         "label_names": label_names,
-        "label_counts": {
-            split: {label_names[i]: rows["label"].count(i) for i in range(len(label_names))}
-            for split, rows in dataset.items()
-        },
+        "label_counts": {split: label_counts(rows) for split, rows in dataset.items()},
     }
 
 
