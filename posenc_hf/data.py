@@ -42,6 +42,7 @@ FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json"
 SPLIT_ALIASES = {"train": "train", "test": "test", **dict.fromkeys(["validation", "valid", "val", "dev"], "validation")}
 SPLIT_FILE_NAME = re.compile(r"(train|validation|valid|val|dev|test)(?![a-z])")
 NAMED_CORPORA = ("order", *LABEL_NAMES, "mmlu", "goemotions")
+BATCH_SIZE = 10_000  # rows per batch of the checking `.map` and the label scan
 
 
 def load_corpus(
@@ -57,6 +58,7 @@ def load_corpus(
     data_dir: str | os.PathLike | None = None,
     mmlu_with_options: bool = False,
     mmlu_heldout: str | None = None,
+    num_proc: int | None = None,
 ) -> DatasetDict:
     """Load `source` (see the module docstring) as `train`, `validation` and `test` splits.
 
@@ -65,6 +67,7 @@ def load_corpus(
     corpus's when the label set matches it, else the sorted unique labels (logged); the named
     corpora always default to their documented order. `mmlu_with_options` appends the four options
     to each MMLU question; `mmlu_heldout="college"` (or `"high_school"`) makes those files the test split.
+    `num_proc` processes check and encode the rows (None: this process alone).
     """
     _check_options(validation_size, test_size, max_samples, mmlu_heldout)
     pieces, default_names = _read_source(
@@ -72,8 +75,9 @@ def load_corpus(
     )
     names = _label_names(label_names or default_names, pieces)
     features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
-    splits = {split: _encode_split(split, parts, features) for split, parts in pieces.items()}
-    splits = _fill_missing_splits(splits, validation_size, test_size, seed)
+    splits = {split: _encode_split(split, parts, features, num_proc) for split, parts in pieces.items()}
+    train_from = ", ".join(where for where, _ in pieces.get("train", []))
+    splits = _fill_missing_splits(splits, validation_size, test_size, seed, source=train_from)
     return DatasetDict({split: _cap(splits[split], max_samples, seed) for split in SPLITS})
 
 
@@ -171,11 +175,11 @@ def _read_file(path: Path, text_column: str, label_column: str) -> Dataset:
     if builder is None:
         raise ValueError(f"unsupported file type {path.suffix!r} for {path}: use one of {', '.join(FILE_BUILDERS)}")
     options = _csv_options(path) if builder == "csv" else {}
-    if builder == "json":
-        _check_json(path)
     try:
         rows = load_dataset(builder, data_files=str(path), split="train", **options)
     except Exception as err:  # datasets, pandas and pyarrow each raise their own kinds
+        if builder == "json":
+            _check_json(path)  # names the malformed line, if that is what failed
         raise ValueError(f"could not read {path} as {builder}: {err}") from err
     return _standard_columns(rows, str(path), text_column, label_column)
 
@@ -197,18 +201,47 @@ def _csv_options(path: Path) -> dict:
 
 
 def _check_json(path: Path) -> None:
-    """Name the first malformed line of a JSON array or JSON Lines file (datasets' error does not)."""
+    """Name the first malformed line of a JSON array or JSON Lines file (datasets' error does not).
+
+    Run only when datasets could not read the file. JSON Lines are read and parsed one line at a
+    time, so memory stays flat whatever the file's size; a JSON array is parsed whole, as datasets does.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8", newline="\n") as file:
+            is_array = _first_character(file) == "["
+            file.seek(0)
+            records = _check_json_array(file, path) if is_array else _check_json_lines(file, path)
     except UnicodeDecodeError as err:
         raise ValueError(f"could not read {path} as UTF-8 text: {err}") from err
-    if text.lstrip().startswith("["):
-        chunks = [(1, text)]
-    else:  # JSON Lines; split on "\n" only, as JSON strings may hold other line separators
-        chunks = [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
-    parsed = [_parse_json(chunk, first_line, path) for first_line, chunk in chunks]
-    if not parsed or parsed == [[]]:
+    if records == 0:
         raise ValueError(f"{path} has no records")
+
+
+def _first_character(file) -> str:
+    """The first character of a text file that is not whitespace ("" for a blank file)."""
+    for line in file:
+        if line.strip():
+            return line.lstrip()[0]
+    return ""
+
+
+def _check_json_array(file, path: Path) -> int:
+    """Parse a JSON array file; its number of records."""
+    parsed = _parse_json(file.read(), 1, path)
+    return len(parsed) if isinstance(parsed, list) else 1
+
+
+def _check_json_lines(file, path: Path) -> int:
+    """Parse a JSON Lines file one line at a time; its number of records.
+
+    Lines end at "\\n" only (the file is opened so): JSON strings may hold other line separators.
+    """
+    records = 0
+    for number, line in enumerate(file, start=1):
+        if line.strip():
+            _parse_json(line.removesuffix("\n"), number, path)
+            records += 1
+    return records
 
 
 def _parse_json(chunk: str, first_line: int, path: Path):
@@ -284,8 +317,16 @@ def _label_names(given: list[str] | None, pieces: Pieces) -> list[str]:
 
 def _labels_of_kept_rows(rows: Dataset) -> set[str]:
     """The string labels of rows whose text is not empty (rows with empty text will be dropped)."""
-    pairs = zip(rows["text"], rows["label"], strict=True)
-    return {label for text, label in pairs if isinstance(text, str) and text.strip() and isinstance(label, str)}
+    found = set()
+    for batch in rows.iter(batch_size=BATCH_SIZE):
+        pairs = zip(batch["text"], batch["label"], strict=True)
+        found.update(label for text, label in pairs if isinstance(label, str) and _has_words(text))
+    return found
+
+
+def _has_words(text) -> bool:
+    """Whether a row keeps its text: a string that is not empty or whitespace only."""
+    return isinstance(text, str) and not text.isspace() and text != ""
 
 
 def _as_id(value) -> int | None:
@@ -297,59 +338,136 @@ def _as_id(value) -> int | None:
     return None
 
 
-def _encode_split(split: str, parts: list[tuple[str, Dataset]], features: Features) -> Dataset:
+def _encode_split(split: str, parts: list[tuple[str, Dataset]], features: Features, num_proc: int | None) -> Dataset:
     """Check and encode every file of a split, then join them; an empty split is an error."""
-    rows = concatenate_datasets([_encode(rows, where, features) for where, rows in parts])
+    rows = concatenate_datasets([_encode(rows, where, features, num_proc) for where, rows in parts])
     if len(rows) == 0:
         raise ValueError(f"split {split!r} is empty after dropping empty texts (from {', '.join(w for w, _ in parts)})")
     return rows
 
 
-def _encode(rows: Dataset, where: str, features: Features) -> Dataset:
+def _encode(rows: Dataset, where: str, features: Features, num_proc: int | None = None) -> Dataset:
     """Check each row's text is a string and its label a known class; drop empty texts (logged)."""
-    names = features["label"].names
-    ids = {name: i for i, name in enumerate(names)}
-    declared = rows.features["label"]  # a ClassLabel's ids are its own, so go through its names
-
-    def encode(row: dict, index: int) -> dict:
-        text, label = row["text"], row["label"]
-        if isinstance(declared, ClassLabel) and isinstance(label, int) and 0 <= label < declared.num_classes:
-            label = declared.int2str(label)
-        if text is not None and not isinstance(text, str):
-            raise ValueError(f"text at row {index + 1} of {where} is {text!r} ({type(text).__name__}), not a string")
-        if not (text or "").strip():
-            return {"text": "", "label": -1}  # dropped below, whatever its label
-        label_id = ids[label] if isinstance(label, str) and label in ids else _as_id(label)
-        if label_id is None or not 0 <= label_id < len(names):
-            raise ValueError(
-                f"label {label!r} at row {index + 1} of {where} is not one of {names} (or an id 0-{len(names) - 1})"
-            )
-        return {"text": text, "label": label_id}
-
-    encoded = rows.map(encode, with_indices=True, features=features)
-    kept = encoded.filter(lambda label: label >= 0, input_columns="label")
-    if len(kept) < len(encoded):
-        logger.warning("dropped %d rows with empty or whitespace-only text from %s", len(encoded) - len(kept), where)
+    encode = _batch_encoder(rows.features, features["label"].names, where)
+    kept = rows.map(
+        encode,
+        batched=True,
+        batch_size=BATCH_SIZE,
+        with_indices=True,
+        remove_columns=rows.column_names,
+        features=features,
+        num_proc=num_proc if num_proc and num_proc > 1 and len(rows) >= num_proc else None,
+        desc=f"Checking {Path(where).name}",
+    )
+    if len(kept) < len(rows):
+        logger.warning("dropped %d rows with empty or whitespace-only text from %s", len(rows) - len(kept), where)
     return kept
 
 
+def _batch_encoder(read: Features, names: list[str], where: str):
+    """A batched `.map` function: keep rows with words, their label as a class id; errors name the row.
+
+    The type check on texts runs only when the file's text column is not a string column already.
+    """
+    ids = {name: i for i, name in enumerate(names)}
+    declared = read["label"] if isinstance(read["label"], ClassLabel) else None  # a ClassLabel's ids are its own
+    texts_are_strings = read["text"] in (Value("string"), Value("large_string"))
+
+    def encode(batch: dict, indices: list[int]) -> dict:
+        texts, labels = batch["text"], batch["label"]
+        if not texts_are_strings:
+            _check_texts(texts, indices, where)
+        kept = [i for i, text in enumerate(texts) if _has_words(text)]
+        label_ids = [_label_id(labels[i], declared, ids) for i in kept]
+        bad = next((j for j, label_id in enumerate(label_ids) if label_id is None), None)
+        if bad is not None:
+            label, row = labels[kept[bad]], indices[kept[bad]] + 1
+            if declared is not None and isinstance(label, int) and 0 <= label < declared.num_classes:
+                label = declared.int2str(label)
+            raise ValueError(
+                f"label {label!r} at row {row} of {where} is not one of {names} (or an id 0-{len(names) - 1})"
+            )
+        return {"text": [texts[i] for i in kept], "label": label_ids}
+
+    return encode
+
+
+def _check_texts(texts: list, indices: list[int], where: str) -> None:
+    """Every text is a string or missing; else name the first row that is not."""
+    bad = next((i for i, text in enumerate(texts) if text is not None and not isinstance(text, str)), None)
+    if bad is not None:
+        text = texts[bad]
+        raise ValueError(
+            f"text at row {indices[bad] + 1} of {where} is {text!r} ({type(text).__name__}), not a string"
+        )
+
+
+def _label_id(label, declared: ClassLabel | None, ids: dict[str, int]) -> int | None:
+    """A label's class id: by name, else as an integer id; None when it is neither."""
+    if declared is not None and isinstance(label, int) and 0 <= label < declared.num_classes:
+        label = declared.int2str(label)
+    label_id = ids.get(label) if isinstance(label, str) else None
+    if label_id is None:
+        label_id = _as_id(label)
+    return label_id if label_id is not None and 0 <= label_id < len(ids) else None
+
+
 def _fill_missing_splits(
-    splits: dict[str, Dataset], validation_size: float, test_size: float, seed: int
+    splits: dict[str, Dataset], validation_size: float, test_size: float, seed: int, source: str = "the train split"
 ) -> dict[str, Dataset]:
     """Carve the validation and/or test split a source lacks out of `train`, stratified by label."""
     if "train" not in splits:
         raise ValueError(f"the source has no train split (found: {', '.join(sorted(splits, key=SPLITS.index))})")
     sizes = {"validation": validation_size, "test": test_size}
-    missing = [split for split in sizes if split not in splits]
-    if not missing:
+    fractions = {split: size for split, size in sizes.items() if split not in splits}
+    if not fractions:
         return splits
-    held_out = sum(sizes[split] for split in missing)
-    parts = splits["train"].train_test_split(test_size=held_out, stratify_by_column="label", seed=seed)
-    splits = {**splits, "train": parts["train"]}
-    if len(missing) == 1:
-        return {**splits, missing[0]: parts["test"]}
-    halves = parts["test"].train_test_split(test_size=test_size / held_out, stratify_by_column="label", seed=seed)
-    return {**splits, "validation": halves["train"], "test": halves["test"]}
+    return {**splits, **_stratified_split(splits["train"], fractions, seed, source)}
+
+
+def _stratified_split(rows: Dataset, fractions: dict[str, float], seed: int, source: str) -> dict[str, Dataset]:
+    """Split `rows` into `train` and each split of `fractions`, class by class, seeded.
+
+    Each class gives each carved split its fraction of its rows (rounded, at least one), and keeps at
+    least one for `train`; rows keep their file order within a split. The labels are read once, as an
+    Arrow column, and the splits are `select`s of index arrays: no pass over the rows in Python.
+    """
+    labels = rows.with_format("arrow")["label"].to_numpy()
+    names = rows.features["label"].names
+    counts = np.bincount(labels, minlength=len(names))
+    _check_stratifiable(counts, names, ["train", *fractions], source)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    order = order[np.argsort(labels[order], kind="stable")]  # grouped by class, shuffled within each
+    parts = {split: [] for split in ["train", *fractions]}
+    for start, count in zip(np.cumsum(counts) - counts, counts, strict=True):
+        quotas = _class_quotas(int(count), list(fractions.values()))
+        bounds = np.cumsum([0, *quotas]) + start
+        for split, begin, end in zip(fractions, bounds[:-1], bounds[1:], strict=True):
+            parts[split].append(order[begin:end])
+        parts["train"].append(order[bounds[-1] : start + count])
+    return {split: rows.select(np.sort(np.concatenate(indices))) for split, indices in parts.items()}
+
+
+def _check_stratifiable(counts: np.ndarray, names: list[str], splits: list[str], source: str) -> None:
+    """Every class present needs a row for each split; else name the smallest class and its count."""
+    present = np.flatnonzero(counts)
+    rarest = present[np.argmin(counts[present])]
+    if counts[rarest] < len(splits):
+        raise ValueError(
+            f"class {names[rarest]!r} has only {counts[rarest]} row(s) in {source}: too few to split it, stratified, "
+            f"into {', '.join(splits)} (at least {len(splits)} needed). Add rows of that class, drop them, or "
+            "provide the missing split files"
+        )
+
+
+def _class_quotas(count: int, fractions: list[float]) -> list[int]:
+    """Rows of one class for each carved split: its fraction, rounded, at least 1, leaving train one or more."""
+    if count == 0:
+        return [0] * len(fractions)
+    quotas = [max(1, int(count * fraction + 0.5)) for fraction in fractions]
+    while sum(quotas) > count - 1:
+        quotas[quotas.index(max(quotas))] -= 1
+    return quotas
 
 
 def _cap(rows: Dataset, max_samples: int | None, seed: int) -> Dataset:

@@ -283,6 +283,27 @@ def test_empty_split_is_an_error(tmp_path):
         load_corpus(tmp_path)
 
 
+def test_class_too_small_to_stratify_is_named_with_its_count(tmp_path):
+    rows = [*ROWS, {"text": "a question about art", "label": "Art"}, {"text": "art again", "label": "Art"}]
+    with pytest.raises(ValueError, match=r"class 'Art' has only 2 row\(s\) in .*questions\.csv: too few to split"):
+        load_corpus(write_csv(tmp_path / "questions.csv", rows))
+
+
+def test_a_small_class_still_reaches_every_split(tmp_path):
+    rows = [*ROWS, *({"text": f"art question {i}", "label": "Art"} for i in range(3))]
+    corpus = load_corpus(write_csv(tmp_path / "questions.csv", rows))
+    assert [Counter(label_names_of(corpus, split))["Art"] for split in SPLITS] == [1, 1, 1]
+
+
+def test_two_processes_encode_the_same_rows_and_name_the_same_bad_row(tmp_path):
+    path = write_csv(tmp_path / "questions.csv", ROWS)
+    one, two = load_corpus(path), load_corpus(path, num_proc=2)
+    assert all(one[split]["text"] == two[split]["text"] for split in SPLITS)
+    rows = [*ROWS[:30], {"text": "a question about art", "label": "Art"}, *ROWS[30:]]
+    with pytest.raises(ValueError, match=r"label 'Art' at row 31 of .*art\.csv is not one of"):
+        load_corpus(write_csv(tmp_path / "art.csv", rows), label_names=SUBJECTS, num_proc=2)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
