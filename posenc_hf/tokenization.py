@@ -5,13 +5,20 @@ calls `TokenizersBackend`): `save_pretrained` writes `tokenizer.json` + `tokeniz
 `AutoTokenizer.from_pretrained(folder)` reloads it without `posenc_hf` installed.
 """
 
-from collections.abc import Iterable
+import random
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 
+import numpy as np
+from datasets.arrow_dataset import Column
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]  # ids 0..4, in this order: [PAD] is 0
+MAX_TEXTS = 100_000  # texts the tokenizer trains on by default: a seeded sample of larger corpora
+BATCH_SIZE = 10_000  # texts per batch handed to the Rust trainer
 
 
 def train_tokenizer(
@@ -21,6 +28,8 @@ def train_tokenizer(
     lowercase: bool = True,
     strip_accents: bool = True,
     min_frequency: int = 1,
+    max_texts: int | None = MAX_TEXTS,
+    seed: int = 0,
 ) -> PreTrainedTokenizerFast:
     """Train a WordPiece tokenizer on `texts` and wrap it for transformers.
 
@@ -29,17 +38,22 @@ def train_tokenizer(
     `truncation=True` cuts to `model_max_length` tokens. `model_input_names` leaves out
     `token_type_ids`, which the posenc models do not take. The trainer always keeps every character
     it saw, so the vocabulary can exceed a very small `vocab_size`; an unseen character is `[UNK]`.
+
+    Memory does not grow with the corpus: it trains on at most `max_texts` texts (None: all), all of
+    them in order when there are no more, else a random sample drawn with `seed`. `texts` can be a
+    list, a dataset's column (`dataset["text"]`: only the sampled rows are read) or any iterable.
+    Normalising and splitting into words happen in the Rust trainer.
     """
-    texts = list(texts)
-    _check_arguments(texts, vocab_size, model_max_length)
+    _check_arguments(vocab_size, model_max_length)
+    sample = _sample(texts, max_texts, seed)
     trainee = _bert_pipeline(models.WordPiece(unk_token=UNK), lowercase, strip_accents)
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        special_tokens=SPECIAL_TOKENS + _continuation_pieces(trainee, texts),
+        special_tokens=SPECIAL_TOKENS + _continuation_pieces(trainee, sample),
         show_progress=False,
     )
-    trainee.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    trainee.train_from_iterator(_batches(sample), trainer=trainer, length=len(sample))
     vocab = trainee.get_vocab(with_added_tokens=False)
     backend = _bert_pipeline(models.WordPiece(vocab, unk_token=UNK), lowercase, strip_accents)
     backend.add_special_tokens(SPECIAL_TOKENS)
@@ -56,19 +70,66 @@ def train_tokenizer(
     )
 
 
-def _check_arguments(texts: list, vocab_size: int, model_max_length: int) -> None:
+def _check_arguments(vocab_size: int, model_max_length: int) -> None:
     """Fail early with a message that names the bad argument."""
-    if not texts:
-        raise ValueError("texts is empty: the tokenizer needs at least one text to train on")
-    not_text = next((i for i, text in enumerate(texts) if not isinstance(text, str)), None)
-    if not_text is not None:
-        raise ValueError(f"texts[{not_text}] is {texts[not_text]!r}, not a string")
     if vocab_size <= len(SPECIAL_TOKENS):
         raise ValueError(
             f"vocab_size={vocab_size} is too small: it must exceed the {len(SPECIAL_TOKENS)} special tokens"
         )
     if model_max_length < 2:
         raise ValueError(f"model_max_length={model_max_length} is too small: [CLS] and [SEP] alone need 2")
+
+
+def _sample(texts: Iterable[str], max_texts: int | None, seed: int) -> list[str]:
+    """At most `max_texts` of `texts`, checked to be strings: all in order, else a seeded sample."""
+    if max_texts is not None and max_texts < 1:
+        raise ValueError(f"max_texts={max_texts} must be at least 1 (or None for all texts)")
+    if isinstance(texts, Sequence):
+        indices = _sample_indices(len(texts), max_texts, seed)
+        sample = _fetch(texts, indices)
+    else:
+        indices, sample = _reservoir(texts, max_texts, seed)
+    if not sample:
+        raise ValueError("texts is empty: the tokenizer needs at least one text to train on")
+    not_text = next((i for i, text in enumerate(sample) if not isinstance(text, str)), None)
+    if not_text is not None:
+        raise ValueError(f"texts[{indices[not_text]}] is {sample[not_text]!r}, not a string")
+    return sample
+
+
+def _sample_indices(count: int, max_texts: int | None, seed: int) -> list[int]:
+    """All of `range(count)`, or `max_texts` of them drawn with `seed`, in increasing order."""
+    if max_texts is None or count <= max_texts:
+        return list(range(count))
+    return np.sort(np.random.default_rng(seed).choice(count, size=max_texts, replace=False)).tolist()
+
+
+def _fetch(texts: Sequence, indices: list[int]) -> list:
+    """`texts[i]` for each index; a dataset's column is read in batches of rows, not one by one."""
+    if not isinstance(texts, Column):
+        return [texts[i] for i in indices]
+    return [text for start in range(0, len(indices), BATCH_SIZE) for text in texts[indices[start : start + BATCH_SIZE]]]
+
+
+def _reservoir(texts: Iterable, max_texts: int | None, seed: int) -> tuple[list[int], list]:
+    """A seeded uniform sample of an iterable of unknown length, in order, holding `max_texts` at most."""
+    numbered = enumerate(texts)
+    if max_texts is None:
+        kept = list(numbered)
+    else:
+        kept, draw = list(islice(numbered, max_texts)), random.Random(seed)
+        for index, text in numbered:
+            slot = draw.randrange(index + 1)
+            if slot < max_texts:
+                kept[slot] = (index, text)
+        kept.sort(key=lambda pair: pair[0])
+    return [index for index, _ in kept], [text for _, text in kept]
+
+
+def _batches(texts: list[str]) -> Iterator[list[str]]:
+    """`texts` in lists of `BATCH_SIZE`, as the Rust trainer takes them."""
+    for start in range(0, len(texts), BATCH_SIZE):
+        yield texts[start : start + BATCH_SIZE]
 
 
 def _bert_pipeline(model: models.WordPiece, lowercase: bool, strip_accents: bool) -> Tokenizer:
@@ -95,9 +156,16 @@ def _continuation_pieces(backend: Tokenizer, texts: list[str]) -> list[str]:
     frequent pairs are broken by those numbers: the vocabulary then changes from run to run
     (huggingface/tokenizers#1794). Passing them in sorted order, after the special tokens, fixes
     their ids and makes training deterministic; the trained tokenizer keeps them as ordinary pieces.
+
+    Found without a Python pass over words: the texts are normalised as one string (one per line),
+    and a character follows another within a word when neither is whitespace nor punctuation, which
+    the pre-tokenizer itself is asked once per distinct character.
     """
-    characters = set()
-    for text in texts:
-        for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(text)):
-            characters.update(word[1:])
-    return [f"##{character}" for character in sorted(characters)]
+    normalized = backend.normalizer.normalize_str("\n".join(texts))
+    codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32)
+    in_word = np.zeros(sys.maxunicode + 1, dtype=bool)
+    for code in np.flatnonzero(np.bincount(codes)):
+        in_word[code] = len(backend.pre_tokenizer.pre_tokenize_str(f"a{chr(code)}a")) == 1
+    inside = in_word[codes]
+    followers = codes[1:][inside[1:] & inside[:-1]]
+    return [f"##{chr(code)}" for code in np.flatnonzero(np.bincount(followers, minlength=1))]

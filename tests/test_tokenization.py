@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from datasets import Dataset
 from transformers import AutoTokenizer
 
 from posenc_hf.tokenization import SPECIAL_TOKENS, train_tokenizer
@@ -95,11 +96,30 @@ def test_lowercase_flag():
         ({"texts": ["fine", 3]}, r"texts\[1\] is 3, not a string"),
         ({"texts": TEXTS, "vocab_size": 5}, "vocab_size=5 is too small"),
         ({"texts": TEXTS, "model_max_length": 1}, "model_max_length=1 is too small"),
+        ({"texts": TEXTS, "max_texts": 0}, "max_texts=0 must be at least 1"),
+        ({"texts": (text for text in ["fine", "also fine", None])}, r"texts\[2\] is None, not a string"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         train_tokenizer(**kwargs)
+
+
+def test_a_list_a_dataset_column_and_a_generator_train_the_same_tokenizer():
+    column = Dataset.from_dict({"text": TEXTS})["text"]
+    vocabularies = [
+        train_tokenizer(texts, vocab_size=200).get_vocab() for texts in (TEXTS, column, (text for text in TEXTS))
+    ]
+    assert vocabularies[1] == vocabularies[0] and vocabularies[2] == vocabularies[0]
+
+
+def test_a_larger_corpus_is_sampled_with_the_seed():
+    texts = [f"{text} number{i}" for i, text in enumerate(TEXTS * 20)]
+    sampled = [train_tokenizer(texts, vocab_size=300, max_texts=30, seed=seed).get_vocab() for seed in (1, 1, 2)]
+    assert sampled[0] == sampled[1] != sampled[2]
+    assert sampled[0] != train_tokenizer(texts, vocab_size=300, max_texts=None).get_vocab()
+    column = Dataset.from_dict({"text": texts})["text"]
+    assert train_tokenizer(column, vocab_size=300, max_texts=30, seed=1).get_vocab() == sampled[0]
 
 
 def test_save_and_reload_gives_identical_ids(tokenizer, tmp_path):
