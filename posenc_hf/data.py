@@ -432,7 +432,7 @@ def _stratified_split(rows: Dataset, fractions: dict[str, float], seed: int, sou
     least one for `train`; rows keep their file order within a split. The labels are read once, as an
     Arrow column, and the splits are `select`s of index arrays: no pass over the rows in Python.
     """
-    labels = rows.with_format("arrow")["label"].to_numpy()
+    labels = label_array(rows)
     names = rows.features["label"].names
     counts = np.bincount(labels, minlength=len(names))
     _check_stratifiable(counts, names, ["train", *fractions], source)
@@ -480,5 +480,16 @@ def _cap(rows: Dataset, max_samples: int | None, seed: int) -> Dataset:
 def label_counts(rows: Dataset) -> dict[str, int]:
     """Rows per class name, counted in Arrow (one pass, whatever the number of classes)."""
     names = rows.features["label"].names
-    counts = np.bincount(rows.with_format("arrow")["label"].to_numpy(), minlength=len(names))
+    counts = np.bincount(label_array(rows), minlength=len(names))
     return dict(zip(names, counts.tolist(), strict=True))
+
+
+def label_array(rows: Dataset) -> np.ndarray:
+    """The class ids of `rows` as a numpy array, straight from Arrow.
+
+    A split is a selection of rows (an indices mapping); datasets 5 reads a column through one as a
+    Python list of indices (1.3 s for 350k rows), so the mapping is applied here with numpy instead.
+    """
+    labels = rows.data.column("label").to_numpy()
+    indices = rows._indices  # datasets' indices mapping: None, or a table of one column of row numbers
+    return labels if indices is None else labels[indices.column(0).to_numpy()]

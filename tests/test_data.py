@@ -12,7 +12,7 @@ import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
 from posenc_hf.corpora import LABEL_NAMES
-from posenc_hf.data import SPLITS, load_corpus, source_kind, source_name
+from posenc_hf.data import SPLITS, label_array, label_counts, load_corpus, source_kind, source_name
 
 SUBJECTS = LABEL_NAMES["subject"]
 EXPECTED_FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=SUBJECTS)})
@@ -281,6 +281,13 @@ def test_empty_split_is_an_error(tmp_path):
         ValueError, match=r"split 'validation' is empty after dropping empty texts \(from .*validation\.csv"
     ):
         load_corpus(tmp_path)
+
+
+def test_label_counts_of_a_split_follow_its_selection_of_rows(tmp_path):
+    corpus = load_corpus(write_csv(tmp_path / "questions.csv", ROWS))
+    shuffled = corpus["train"].shuffle(seed=0).select(range(5))
+    assert label_array(shuffled).tolist() == list(shuffled["label"])
+    assert label_counts(shuffled) == {name: Counter(label_names_of({"s": shuffled}, "s"))[name] for name in SUBJECTS}
 
 
 def test_class_too_small_to_stratify_is_named_with_its_count(tmp_path):
