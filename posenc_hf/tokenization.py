@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 import numpy as np
+from datasets import Dataset
 from datasets.arrow_dataset import Column
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
@@ -19,6 +20,7 @@ PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]  # ids 0..4, in this order: [PAD] is 0
 MAX_TEXTS = 100_000  # texts the tokenizer trains on by default: a seeded sample of larger corpora
 BATCH_SIZE = 10_000  # texts per batch handed to the Rust trainer
+NORMALIZE_BATCH = 1_000  # texts normalised at once (the normalizer holds 16 bytes per byte of text)
 
 
 def train_tokenizer(
@@ -105,10 +107,14 @@ def _sample_indices(count: int, max_texts: int | None, seed: int) -> list[int]:
 
 
 def _fetch(texts: Sequence, indices: list[int]) -> list:
-    """`texts[i]` for each index; a dataset's column is read in batches of rows, not one by one."""
-    if not isinstance(texts, Column):
+    """`texts[i]` for each index; a dataset's column is read from Arrow in one gather, not row by row."""
+    if not isinstance(texts, Column) or not isinstance(texts.source, Dataset):
         return [texts[i] for i in indices]
-    return [text for start in range(0, len(indices), BATCH_SIZE) for text in texts[indices[start : start + BATCH_SIZE]]]
+    rows = np.asarray(indices, dtype=np.int64)
+    mapping = texts.source._indices  # datasets' indices mapping of a selected split, or None
+    if mapping is not None:
+        rows = mapping.column(0).to_numpy()[rows]
+    return texts.source.data.column(texts.column_name).take(rows).to_pylist()
 
 
 def _reservoir(texts: Iterable, max_texts: int | None, seed: int) -> tuple[list[int], list]:
@@ -157,15 +163,17 @@ def _continuation_pieces(backend: Tokenizer, texts: list[str]) -> list[str]:
     (huggingface/tokenizers#1794). Passing them in sorted order, after the special tokens, fixes
     their ids and makes training deterministic; the trained tokenizer keeps them as ordinary pieces.
 
-    Found without a Python pass over words: the texts are normalised as one string (one per line),
-    and a character follows another within a word when neither is whitespace nor punctuation, which
-    the pre-tokenizer itself is asked once per distinct character.
+    Found without a Python pass over words: the texts are normalised a batch at a time as one string
+    (one text per line), and a character follows another within a word when neither is whitespace
+    nor punctuation, which the pre-tokenizer itself is asked once per distinct character.
     """
-    normalized = backend.normalizer.normalize_str("\n".join(texts))
-    codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32)
-    in_word = np.zeros(sys.maxunicode + 1, dtype=bool)
-    for code in np.flatnonzero(np.bincount(codes)):
-        in_word[code] = len(backend.pre_tokenizer.pre_tokenize_str(f"a{chr(code)}a")) == 1
-    inside = in_word[codes]
-    followers = codes[1:][inside[1:] & inside[:-1]]
-    return [f"##{chr(code)}" for code in np.flatnonzero(np.bincount(followers, minlength=1))]
+    known, in_word, follower = (np.zeros(sys.maxunicode + 1, dtype=bool) for _ in range(3))
+    for start in range(0, len(texts), NORMALIZE_BATCH):
+        normalized = backend.normalizer.normalize_str("\n".join(texts[start : start + NORMALIZE_BATCH]))
+        codes = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32)
+        for code in np.unique(codes[~known[codes]]):
+            known[code] = True
+            in_word[code] = len(backend.pre_tokenizer.pre_tokenize_str(f"a{chr(code)}a")) == 1
+        inside = in_word[codes]
+        follower[codes[1:][inside[1:] & inside[:-1]]] = True
+    return [f"##{chr(code)}" for code in np.flatnonzero(follower)]
