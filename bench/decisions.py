@@ -96,10 +96,10 @@ def decide(decision, modes, options, shape, repeats, block_s, device):
 
 def attention_kernel_fn(shape, dtype, mode, device):
     """SDPA alone at `shape` (padded key mask) in `dtype`: forward, plus backward for "train"."""
-    head_dim = shape.hidden // shape.heads
+    head_dim = shape.hidden_size // shape.num_attention_heads
     batch = make_batch(shape, padded=True, device=device)
     keep = batch["attention_mask"][:, None, None, :].bool()
-    qkv = [torch.randn(shape.batch, shape.heads, shape.seq, head_dim, device=device, dtype=dtype) for _ in "qkv"]
+    qkv = [torch.randn(shape.batch, shape.num_attention_heads, shape.seq, head_dim, device=device, dtype=dtype) for _ in "qkv"]
     if mode == "train":
         qkv = [t.requires_grad_() for t in qkv]
 

@@ -12,12 +12,12 @@ from bench.timing import interleaved, summary
 
 def forward_flops(shape, model_name):
     """FLOPs of one forward pass for one sequence of `shape.seq` tokens."""
-    s, h, i = shape.seq, shape.hidden, shape.intermediate
+    s, h, i = shape.seq, shape.hidden_size, shape.ffn
     projections = 2 * s * h * (3 * h + h)  # fused or separate q, k, v, then the output projection
     feed_forward = 2 * s * h * i * 2  # up and down
     attention = 2 * s * s * h * 2  # scores q·k and the weighted sum of v, over all heads
-    head = 2 * h * shape.labels + (2 * h * h if model_name == "bert" else 0)  # BERT adds a dense pooler
-    return shape.layers * (projections + feed_forward + attention) + head
+    head = 2 * h * shape.num_labels + (2 * h * h if model_name == "bert" else 0)  # BERT adds a dense pooler
+    return shape.num_hidden_layers * (projections + feed_forward + attention) + head
 
 
 def train_flops(shape, model_name):

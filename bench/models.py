@@ -14,7 +14,6 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
 
-DEFAULT_INTERMEDIATE = PosEncConfig().intermediate_size  # 512 whatever the hidden size: 8x hidden at 64
 BERT_DROPOUT = dict(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
 MODELS = ("posenc_default", "posenc_same", "bert")
 PAD_FRACTION = 0.3  # share of padding tokens in the padded batches
@@ -22,41 +21,44 @@ PAD_FRACTION = 0.3  # share of padding tokens in the padded batches
 
 @dataclass(frozen=True)
 class Shape:
-    """A model size and an input size, the same for every model compared."""
+    """An input size and a model size, the same for every model compared. The model fields are
+    `PosEncConfig`'s (and `BertConfig`'s): same names, same defaults (intermediate 4 × hidden)."""
 
     name: str
-    hidden: int
-    heads: int
-    layers: int
     seq: int
     batch: int
-    intermediate: int = DEFAULT_INTERMEDIATE
-    vocab: int = 8000
-    labels: int = 4
+    hidden_size: int = 64
+    num_attention_heads: int = 8
+    num_hidden_layers: int = 2
+    intermediate_size: int | None = None
+    vocab_size: int = 8000
+    num_labels: int = 4
 
     def asdict(self):
         return asdict(self)
 
+    @property
+    def ffn(self):
+        return self.intermediate_size or 4 * self.hidden_size
+
 
 SHAPES = {
-    "subject": Shape("subject", hidden=64, heads=8, layers=2, seq=128, batch=32),
-    "sentiment15": Shape("sentiment15", hidden=128, heads=8, layers=3, seq=15, batch=32),
-    "sentiment32": Shape("sentiment32", hidden=128, heads=8, layers=3, seq=32, batch=32),
+    "subject": Shape("subject", seq=128, batch=32),
+    "sentiment15": Shape("sentiment15", seq=15, batch=32, hidden_size=128, num_hidden_layers=3),
+    "sentiment32": Shape("sentiment32", seq=32, batch=32, hidden_size=128, num_hidden_layers=3),
 }
-SMOKE_SHAPES = {"tiny": Shape("tiny", hidden=16, heads=2, layers=1, seq=12, batch=4, intermediate=32, vocab=100)}
+SMOKE_SHAPES = {
+    "tiny": Shape(
+        "tiny", seq=12, batch=4, hidden_size=16, num_attention_heads=2, num_hidden_layers=1, intermediate_size=32,
+        vocab_size=100,
+    )
+}
 
 
 def sizes(shape):
     """The BertConfig/PosEncConfig size fields for a shape."""
-    return dict(
-        vocab_size=shape.vocab,
-        hidden_size=shape.hidden,
-        num_attention_heads=shape.heads,
-        num_hidden_layers=shape.layers,
-        intermediate_size=shape.intermediate,
-        max_position_embeddings=shape.seq,
-        num_labels=shape.labels,
-    )
+    fields = {name: value for name, value in shape.asdict().items() if name not in ("name", "seq", "batch")}
+    return {**fields, "intermediate_size": shape.ffn, "max_position_embeddings": shape.seq}
 
 
 def build(name, shape, device="cpu", seed=0, **overrides):
@@ -95,12 +97,12 @@ def make_batch(shape, padded, device="cpu", seed=1, batch=None):
     """
     batch = batch or shape.batch
     generator = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, shape.vocab, (batch, shape.seq), generator=generator)
+    ids = torch.randint(1, shape.vocab_size, (batch, shape.seq), generator=generator)
     shortest = (1 - 2 * PAD_FRACTION) * shape.seq if padded else shape.seq
     lengths = torch.linspace(shortest, shape.seq, batch).round().long().clamp(min=1)
     lengths = lengths[torch.randperm(batch, generator=generator)]
     mask = (torch.arange(shape.seq)[None, :] < lengths[:, None]).long()
-    labels = torch.randint(0, shape.labels, (batch,), generator=generator)
+    labels = torch.randint(0, shape.num_labels, (batch,), generator=generator)
     return {"input_ids": (ids * mask).to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
 
 

@@ -195,7 +195,7 @@ def write(results, profiles, out, scaling_shape):
     (out / "profile.md").write_text(
         report.profile_markdown(results, {k: table for k, (table, _, _) in profiles.items()})
     )
-    title = f"{scaling_shape.name} shape (hidden {scaling_shape.hidden}, padded input), ms per sample"
+    title = f"{scaling_shape.name} shape (hidden {scaling_shape.hidden_size}, padded input), ms per sample"
     scaling.plot(results["scaling"], out / "scaling.png", title)
 
 

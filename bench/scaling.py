@@ -32,7 +32,7 @@ def sweep(base, seqs, depths, tokens, repeats, block_s, device):
         shape = dataclasses.replace(base, seq=seq, batch=max(1, tokens // seq))
         points["seq"].append({"seq": seq, "batch": shape.batch, **sweep_point(shape, repeats, block_s, device)})
     for depth in depths:
-        shape = dataclasses.replace(base, layers=depth, batch=max(1, tokens // base.seq))
+        shape = dataclasses.replace(base, num_hidden_layers=depth, batch=max(1, tokens // base.seq))
         points["depth"].append({"layers": depth, "batch": shape.batch, **sweep_point(shape, repeats, block_s, device)})
     return points
 

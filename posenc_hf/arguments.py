@@ -5,43 +5,82 @@ import difflib
 import logging
 import os
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
+from typing import get_args
 
 import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from .configuration_posenc import PosEncConfig
 from .data import source_name
+from .tasks import task_for
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class ModelArguments:
-    """The `PosEncConfig` fields a run chooses; vocabulary size and labels come from the data."""
+# The `PosEncConfig` fields a run's YAML sets, with their help; their types and defaults are the
+# config's own. Vocabulary size, labels and padding id come from the data.
+CONFIG_FIELDS = {
+    "hidden_size": "Width of every token vector.",
+    "num_attention_heads": "Attention heads per layer.",
+    "num_hidden_layers": "Encoder layers.",
+    "intermediate_size": "Feed-forward width (default 4 × hidden_size).",
+    "max_position_embeddings": "Position table length (default: the data's max_length).",
+    "position_embedding_type": "learned, sinusoidal or none.",
+    "layer_norm_position": "post (BERT) or pre (GPT-2).",
+    "pooling": "mean over tokens, or cls.",
+    "hidden_act": "Feed-forward activation (transformers' ACT2FN names).",
+    "hidden_dropout_prob": "Dropout on residual branches.",
+    "attention_probs_dropout_prob": "Dropout on attention weights.",
+    "classifier_dropout": "Head dropout (hidden_dropout_prob if unset).",
+}
+FROM_DATA = {"max_position_embeddings": None}  # None: decided by the data (the tokenizer's max_length)
 
-    hidden_size: int = field(default=64, metadata={"help": "Width of every token vector."})
-    num_attention_heads: int = field(default=8, metadata={"help": "Attention heads per layer."})
-    num_hidden_layers: int = field(default=2, metadata={"help": "Encoder layers."})
-    intermediate_size: int | None = field(default=None, metadata={"help": "Feed-forward width (4 × hidden)."})
-    max_position_embeddings: int | None = field(
-        default=None, metadata={"help": "Position table length; defaults to the data's max_length."}
-    )
-    position_embedding_type: str = field(default="learned", metadata={"help": "learned, sinusoidal or none."})
-    layer_norm_position: str = field(default="post", metadata={"help": "post (BERT) or pre (GPT-2)."})
-    pooling: str = field(default="mean", metadata={"help": "mean over tokens, or cls."})
-    hidden_dropout_prob: float = field(default=0.1, metadata={"help": "Dropout on residual branches."})
-    attention_probs_dropout_prob: float = field(default=0.0, metadata={"help": "Dropout on attention weights."})
-    classifier_dropout: float | None = field(default=None, metadata={"help": "Head dropout (hidden's if unset)."})
-    attn_implementation: str = field(default="sdpa", metadata={"help": "sdpa or eager."})
-    model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Start from a saved PosEnc folder instead of random weights."}
-    )
-    task: str = field(
-        default="classification",
-        metadata={"help": "classification, or mlm: masked-LM pretraining on the corpus's unlabelled text."},
-    )
+
+def config_field(name, help):
+    """A run argument that is the `PosEncConfig` field `name`: same name, type and default."""
+    config_field = next(f for f in fields(PosEncConfig) if f.name == name)
+    default = FROM_DATA.get(name, config_field.default)
+    return name, argument_type(config_field.type, default), field(default=default, metadata={"help": help})
+
+
+def argument_type(annotation, default):
+    """What argparse can parse for a config annotation: `float | int` is a float, and None stays allowed."""
+    members = set(get_args(annotation)) or {annotation}
+    base = float if float in members else next(t for t in members if t is not type(None))
+    return base | None if type(None) in members or default is None else base
+
+
+ModelArguments = make_dataclass(
+    "ModelArguments",
+    [
+        *(config_field(name, help) for name, help in CONFIG_FIELDS.items()),
+        ("attn_implementation", str, field(default="sdpa", metadata={"help": "sdpa or eager."})),
+        (
+            "model_name_or_path",
+            str | None,
+            field(default=None, metadata={"help": "Start from a saved PosEnc folder instead of random weights."}),
+        ),
+        (
+            "task",
+            str,
+            field(
+                default="classification",
+                metadata={"help": "classification, or mlm: masked-LM pretraining on the corpus's unlabelled text."},
+            ),
+        ),
+    ],
+)
+ModelArguments.__doc__ = "The `PosEncConfig` fields a run chooses (CONFIG_FIELDS), and where its weights start."
+ModelArguments.__module__ = __name__
+
+
+def config_values(model_args):
+    """The run's `PosEncConfig` fields, as keyword arguments; those decided by the data left out when unset."""
+    values = {name: getattr(model_args, name) for name in CONFIG_FIELDS}
+    return {name: value for name, value in values.items() if not (name in FROM_DATA and value is None)}
 
 
 @dataclass
@@ -242,19 +281,20 @@ def raise_value_error(message):
     raise ValueError(f"Bad config value: {message}")
 
 
-# Sizes and counts that must be positive integers; those in OPTIONAL may also be None (derived later).
+# Sizes and counts of the data and the run that must be positive integers (None: no cap).
 POSITIVE_INTEGERS = {
-    "model": ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size"),
     "data": ("max_length", "vocab_size", "max_samples"),
     "run": ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"),
 }
-OPTIONAL = ("intermediate_size", "max_samples")
+OPTIONAL = ("max_samples",)
 
 
 def check_run_arguments(model_args, data_args, run_args):
-    """Fail before any work, naming the field, on a size or count that cannot be right (a YAML value is
-    not converted by argparse, so `hidden_size: -8` or `num_train_epochs: [1]` get this far)."""
-    groups = {"model": model_args, "data": data_args, "run": run_args}
+    """Fail before any work, naming the field, on a value that cannot be right (a YAML value is not
+    converted by argparse, so `hidden_size: -8` or `num_train_epochs: [1]` get this far). The model
+    fields are checked where they are defined: by building the `PosEncConfig` they describe."""
+    PosEncConfig(**config_values(model_args))
+    groups = {"data": data_args, "run": run_args}
     for group, names in POSITIVE_INTEGERS.items():
         for name in names:
             value = getattr(groups[group], name)
@@ -267,6 +307,7 @@ def check_run_arguments(model_args, data_args, run_args):
         value = getattr(run_args, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
+    task_for(model_args.task)
 
 
 def configure_threads(run_args):

@@ -291,18 +291,61 @@ def hub_metadata(model, metrics, data_info, model_id):
     }
 
 
+def render_card(template_text, fields, metadata):
+    """A card as Markdown: the Hub's YAML metadata between `---` lines, then the template with every
+    placeholder filled (`substitute` raises `KeyError` for one left unfilled)."""
+    body = string.Template(template_text).substitute(fields)
+    return f"---\n{yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)}---\n\n{body}"
+
+
 def render_model_card(template_path, *, model, training_args, metrics, data_info, plots, model_id=None):
-    """The card as Markdown: YAML metadata between `---` lines, then the filled template."""
-    template = string.Template(Path(template_path).read_text(encoding="utf-8"))
-    body = template.substitute(card_fields(model, training_args, metrics, data_info, plots, model_id))
-    metadata = yaml.safe_dump(hub_metadata(model, metrics, data_info, model_id), sort_keys=False, allow_unicode=True)
-    return f"---\n{metadata}---\n\n{body}"
+    """The classifier's card, from the template at `template_path` (`model_card.md`)."""
+    return render_card(
+        Path(template_path).read_text(encoding="utf-8"),
+        card_fields(model, training_args, metrics, data_info, plots, model_id),
+        hub_metadata(model, metrics, data_info, model_id),
+    )
 
 
 def write_model_card(folder, template_path, **card_inputs):
-    """Render the card and write it to `folder/README.md`, where the Hub looks for it."""
+    """Render the classifier's card and write it to `folder/README.md`, where the Hub looks for it."""
     path = Path(folder) / "README.md"
     path.write_text(render_model_card(template_path, **card_inputs), encoding="utf-8")
+    return path
+
+
+MASKED_LM_TEMPLATE = """# PosEnc masked LM pretrained on $data_name
+
+A $num_layers-layer PosEnc encoder (hidden size $hidden_size, $position_embedding_type positions)
+pretrained with BERT's masked-LM objective on $train_texts texts of the $pretrain_splits split(s) of
+`$data_name` (no labels). Validation masked-LM loss $mlm_loss (perplexity $perplexity) on
+$validation_texts held-out texts.
+
+```python
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
+mlm = AutoModelForMaskedLM.from_pretrained("this-folder", trust_remote_code=True)
+classifier = AutoModelForSequenceClassification.from_pretrained("this-folder", num_labels=4, trust_remote_code=True)
+```
+"""
+MASKED_LM_METADATA = {"library_name": "transformers", "pipeline_tag": "fill-mask", "tags": ["posenc", "masked-lm"]}
+
+
+def write_masked_lm_card(folder, model, report):
+    """The masked LM's card: what the encoder is, what text it read, how to fine-tune it."""
+    config, validation = model.config, report["validation"]
+    fields = {
+        "data_name": report["data_name"],
+        "num_layers": config.num_hidden_layers,
+        "hidden_size": config.hidden_size,
+        "position_embedding_type": config.position_embedding_type,
+        "train_texts": report["texts"]["train"],
+        "validation_texts": report["texts"]["validation"],
+        "pretrain_splits": ", ".join(report["pretrain_splits"]),
+        "mlm_loss": f"{validation['mlm_loss']:.4f}",
+        "perplexity": f"{validation['perplexity']:.1f}",
+    }
+    path = Path(folder) / "README.md"
+    path.write_text(render_card(MASKED_LM_TEMPLATE, fields, MASKED_LM_METADATA), encoding="utf-8")
     return path
 
 

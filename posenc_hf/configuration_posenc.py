@@ -46,6 +46,10 @@ class PosEncConfig(PreTrainedConfig):
       before each sub-layer, plus a final norm).
     - `pooling`: `"mean"` (average over non-padding tokens) or `"cls"` (the first token).
 
+    The defaults are those of `train/run.py` (a run's YAML sets these same fields): hidden size 64,
+    8 heads, 2 layers, a feed-forward 4 × the hidden size, and no attention dropout, which costs
+    the most CPU time of anything in training for no measured gain on the built-in corpora.
+
     Validation is transformers' own (`@strict`): a value of the wrong type, or one that cannot build a
     model, raises an error naming the field and the value.
 
@@ -61,10 +65,10 @@ class PosEncConfig(PreTrainedConfig):
     model_type = "posenc"
 
     vocab_size: int = 8000
-    hidden_size: int = 128
+    hidden_size: int = 64
     num_hidden_layers: int = 2
     num_attention_heads: int = 8
-    intermediate_size: int = 512
+    intermediate_size: int | None = None  # None: 4 × hidden_size (BERT's ratio)
     hidden_act: str = "gelu"
     max_position_embeddings: int = 128
     position_embedding_type: str = "learned"
@@ -91,6 +95,8 @@ class PosEncConfig(PreTrainedConfig):
         ):
             raise ValueError(f"num_labels must be a positive integer, got {num_labels!r}")
         _check_id2label(self.id2label)
+        if self.intermediate_size is None:
+            self.intermediate_size = 4 * self.hidden_size
         super().__post_init__(**kwargs)
 
     def validate_architecture(self):

@@ -21,7 +21,7 @@ import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code i
 
 from .cli import quiet_progress_bars, run_command
 from .export import ExportedClassifier, is_export_folder
-from .folders import check_model_folder
+from .checkpoints import check_model_folder
 
 
 class CheckedTextClassificationPipeline(TextClassificationPipeline):
@@ -70,7 +70,7 @@ def in_hub_cache(repo_id):
 def load_classifier(folder, device=None, **kwargs):
     """`pipeline("text-classification")` for a saved folder, truncating texts to the tokenizer's
     `model_max_length` unless `truncation=False` is passed. A local folder is checked first
-    (`posenc_hf.folders.check_model_folder`): a missing folder, a missing file, a config of another
+    (`posenc_hf.checkpoints.check_model_folder`): a missing folder, a missing file, a config of another
     model type or truncated weights raise a `ValueError` that names the problem, at once (a name
     that only looks like a Hub id is not looked up on the Hub). Inputs that are not text raise a
     `ValueError` naming their index. An export folder (`posenc-export`) is run by its runtime instead,

@@ -3,7 +3,8 @@ encoder's weights load, the classification head is new, and one message says whi
 
 The architecture comes from the folder's config, not from the run's model fields; the run chooses
 only what fine-tuning may change: labels and dropout. The folder's tokenizer is the run's tokenizer
-(`posenc_hf.training` passes it), so token ids mean what they meant in pretraining.
+(`posenc_hf.training` passes it, and checks that its max_length fits the position table), so token
+ids mean what they meant in pretraining.
 """
 
 import logging
@@ -23,12 +24,6 @@ def pretrained_config(model_args, tokenizer, label_names):
         raise ValueError(
             f"The tokenizer has {len(tokenizer)} tokens but {model_args.model_name_or_path} was pretrained with "
             f"vocab_size={config.vocab_size}: use the folder's own tokenizer (leave tokenizer_name_or_path unset)."
-        )
-    if config.max_position_embeddings < tokenizer.model_max_length:
-        raise ValueError(
-            f"max_length={tokenizer.model_max_length} is longer than the position table of "
-            f"{model_args.model_name_or_path} (max_position_embeddings={config.max_position_embeddings}): "
-            f"lower max_length."
         )
     for name in FINE_TUNING_FIELDS:
         setattr(config, name, getattr(model_args, name))

@@ -4,7 +4,7 @@ one line that says what to do. (Damaged and half-written folders: tests/test_rel
 import pytest
 import tiny
 
-from posenc_hf.folders import check_checkpoint_matches
+from posenc_hf.checkpoints import check_checkpoint_matches
 
 
 def test_another_runs_checkpoints_are_refused_in_one_line_saying_what_to_do(tmp_path):

@@ -12,7 +12,7 @@ from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling
 from posenc_hf import PosEncConfig, PosEncForMaskedLM, PosEncForSequenceClassification
 from posenc_hf.arguments import DataArguments, ModelArguments
 from posenc_hf.pretrained import load_pretrained_classifier, pretrained_config
-from posenc_hf.pretraining import pretraining_texts
+from posenc_hf.corpora.unlabelled import pretraining_texts
 from posenc_hf.tokenization import train_tokenizer
 from posenc_hf.training import load_data
 
@@ -143,17 +143,17 @@ def write_corpus(folder):
 def test_pretraining_reads_train_text_only_by_default(tmp_path):
     path = write_corpus(tmp_path / "corpus")
     data_args = DataArguments(corpus=str(path), validation_size=0.2, test_size=0.2)
-    texts = pretraining_texts(data_args, seed=0)
     dataset = load_data(data_args, 0)
+    texts = pretraining_texts(dataset, data_args, seed=0)
     assert sorted(texts) == sorted(dataset["train"]["text"])
-    everything = pretraining_texts(DataArguments(**{**vars(data_args), "pretrain_splits": list(dataset)}), seed=0)
+    everything = pretraining_texts(dataset, DataArguments(**{**vars(data_args), "pretrain_splits": list(dataset)}), seed=0)
     assert len(everything) == 40
 
 
 def test_goemotions_pretraining_text_leaves_out_validation_and_test(shared_dir):
     data_args = DataArguments(corpus="goemotions", data_dir=str(shared_dir / "data" / "goemotions"))
-    texts = set(pretraining_texts(data_args, seed=0))
     dataset = load_data(data_args, 0)
+    texts = set(pretraining_texts(dataset, data_args, seed=0))
     assert len(texts) > 30_000  # every train.tsv comment, not only the labelled rows
     held_out = set(dataset["validation"]["text"]) | set(dataset["test"]["text"])
     assert not texts & held_out  # also when train.tsv repeats a validation or test text
@@ -162,8 +162,8 @@ def test_goemotions_pretraining_text_leaves_out_validation_and_test(shared_dir):
 
 def test_mmlu_pretraining_text_is_train_questions_with_options(shared_dir):
     data_args = DataArguments(corpus="mmlu", data_dir=str(shared_dir / "data" / "mmlu"))
-    texts = pretraining_texts(data_args, seed=0)
     dataset = load_data(data_args, 0)
+    texts = pretraining_texts(dataset, data_args, seed=0)
     train = set(dataset["train"]["text"])
     with_options = [text for text in texts if text not in train]
     assert len(with_options) == len(train) and all("\nA. " in text for text in with_options)
@@ -176,12 +176,11 @@ def test_mmlu_pretraining_text_is_train_questions_with_options(shared_dir):
 
 def test_pretrain_then_fine_tune_through_the_run_pipeline(tmp_path, caplog):
     from posenc_hf.arguments import parse_run_arguments
-    from posenc_hf.pretraining import run_pretraining
     from posenc_hf.training import run_training
 
     smoke = str(REPO_ROOT / "configs" / "smoke.yaml")
     fast = ["--num_train_epochs", "1", "--report_to", "none", "--num_threads", "1"]
-    pretrained = run_pretraining(
+    pretrained = run_training(
         *parse_run_arguments([smoke, "--task", "mlm", "--output_dir", str(tmp_path / "mlm"), *fast])
     )
     assert (pretrained.folder / "model.safetensors").is_file() and pretrained.test_metrics["perplexity"] > 1

@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import LocalTokenNotFoundError
 
-from posenc_hf.folders import check_push_target, push_finished_folder
+from posenc_hf.hub import check_push_target, push_finished_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
@@ -37,8 +37,8 @@ def hub(monkeypatch):
         return call
 
     monkeypatch.setattr(HfApi, "whoami", stand_in("whoami", lambda: {"name": "me"}))
-    monkeypatch.setattr(HfApi, "create_repo", stand_in("create_repo", lambda repo_id, **kw: RepoUrl(f"me/{repo_id}")))
-    monkeypatch.setattr(HfApi, "create_commit", stand_in("create_commit", lambda **kw: "https://hf.co/me/x/commit/1"))
+    monkeypatch.setattr(HfApi, "create_repo", stand_in("create_repo", lambda repo_id, **kw: RepoUrl(repo_id if "/" in repo_id else f"me/{repo_id}")))
+    monkeypatch.setattr(HfApi, "upload_folder", stand_in("upload_folder", lambda **kw: "https://hf.co/me/x/commit/1"))
     return calls, fail
 
 
@@ -61,7 +61,7 @@ def test_not_logged_in_fails_before_training_in_one_line(hub):
 
 def test_a_push_that_fails_after_training_says_where_the_folder_is(hub, tiny_folder):
     _, fail = hub
-    fail["create_commit"] = ConnectionError("[Errno -2] Name or service not known\nand more lines of detail")
+    fail["upload_folder"] = ConnectionError("[Errno -2] Name or service not known\nand more lines of detail")
     with pytest.raises(ValueError) as error:
         push_finished_folder(tiny_folder, "me/posenc-subject")
     assert str(error.value) == (

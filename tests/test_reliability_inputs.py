@@ -15,7 +15,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 import posenc_hf  # noqa: F401  (registers the Auto classes)
 from posenc_hf import PosEncConfig
 from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.folders import check_model_folder
+from posenc_hf.checkpoints import check_model_folder
 from posenc_hf.predict import check_texts, load_classifier, main, predict
 
 LABELS = {"Biology", "Chemistry", "Maths", "Physics"}
@@ -293,7 +293,7 @@ def test_config_of_another_model_type_is_refused():
     [
         ("hiden_size: 32\n", "Unknown config key 'hiden_size'.*Did you mean 'hidden_size'"),
         ("hidden_size: abc\n", "Bad config value: argument --hidden_size.*invalid int value: 'abc'"),
-        ("hidden_size: [1, 2]\n", r"hidden_size must be a positive integer, got \[1, 2\]"),
+        ("hidden_size: [1, 2]\n", r"'hidden_size' expected int, got list \(value: \[1, 2\]\)"),
         ("hidden_size: -8\n", "hidden_size must be a positive integer, got -8"),
         ("max_length: 0\n", "max_length must be a positive integer, got 0"),
         ("per_device_train_batch_size: 0\n", "per_device_train_batch_size must be a positive integer, got 0"),
@@ -306,7 +306,7 @@ def test_config_of_another_model_type_is_refused():
 def test_run_config_bad_yaml_fails_before_any_work(tmp_path, yaml_text, message):
     path = tmp_path / "run.yaml"
     path.write_text(yaml_text)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(CONFIG_ERRORS, match=message):  # a model field: PosEncConfig's own check names it
         parse_run_arguments([str(path)])
 
 

@@ -14,16 +14,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from posenc_hf import folders, training
-from posenc_hf.folders import atomic_folder, check_model_folder, last_complete_checkpoint
-from posenc_hf.training import resolve_checkpoint
+from posenc_hf import checkpoints, tasks, training
+from posenc_hf.checkpoints import atomic_folder, check_model_folder, last_complete_checkpoint, resolve_checkpoint
 
 # Writes 200 files of 300 kB into each DEST through atomic_folder, slowly, and says when it is midway.
 SLOW_SAVE = """
 import sys, time
 from contextlib import ExitStack
 from pathlib import Path
-from posenc_hf.folders import atomic_folder
+from posenc_hf.checkpoints import atomic_folder
 marker, destinations = Path(sys.argv[1]), sys.argv[2:]
 with ExitStack() as stack:
     stagings = [stack.enter_context(atomic_folder(dest)) for dest in destinations]
@@ -117,7 +116,7 @@ def test_failed_rename_puts_the_previous_folder_back(tmp_path, monkeypatch):
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         real_replace(source, target)
 
-    monkeypatch.setattr(folders.os, "replace", replace)
+    monkeypatch.setattr(checkpoints.os, "replace", replace)
     with pytest.raises(OSError, match="cross-device"):
         with atomic_folder(dest) as staging:
             (staging / "model.safetensors").write_bytes(b"new")
@@ -126,7 +125,7 @@ def test_failed_rename_puts_the_previous_folder_back(tmp_path, monkeypatch):
 
 def test_every_file_is_flushed_before_the_rename(tmp_path, monkeypatch):
     flushed = []
-    monkeypatch.setattr(folders, "fsync_path", lambda path: flushed.append(Path(path)))
+    monkeypatch.setattr(checkpoints, "fsync_path", lambda path: flushed.append(Path(path)))
     with atomic_folder(tmp_path / "model") as staging:
         (staging / "plots").mkdir()
         for name in ("model.safetensors", "README.md", "plots/loss.png"):
@@ -157,10 +156,14 @@ def test_model_folder_weights_card_plots_and_metrics_all_go_through_the_temporar
     tokenizer = SimpleNamespace(save_pretrained=lambda folder: setattr(saved, "tokenizer", Path(folder)))
     trainer = SimpleNamespace(model=model, state=SimpleNamespace(log_history=[]), args=None)
     report = {"test": {"confusion_matrix": [[1]]}}
-    monkeypatch.setattr(training, "write_all_plots", fake_plots)
-    monkeypatch.setattr(training, "write_model_card", failing_card)
+    monkeypatch.setattr(tasks, "write_all_plots", fake_plots)
+    monkeypatch.setattr(tasks, "write_model_card", failing_card)
+
+    def write_task_files(staging):
+        tasks.Classification().write_files(staging, trainer, report, {"label_names": ["a"]}, "card.md")
+
     with pytest.raises(OSError, match="No space left"):
-        training.write_model_folder(dest, trainer, tokenizer, report, {"label_names": ["a"]}, "card.md")
+        training.write_model_folder(dest, trainer, tokenizer, report, write_task_files)
     staging = tmp_path / ".model.tmp"
     assert saved.weights == saved.tokenizer == written["plots"] == written["card"] == staging
     assert snapshot(dest) == before and not staging.exists()

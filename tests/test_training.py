@@ -186,10 +186,10 @@ def test_posenc_predict_takes_texts_as_arguments(smoke_folder):
 
 
 def test_push_uploads_every_file_of_the_folder(smoke_folder, monkeypatch):
-    """No network: intercept the Hub client's commit and check what it would have sent."""
-    from huggingface_hub import HfApi
+    """No network: intercept the Hub client's card check and commit, and check what they would have sent."""
+    from huggingface_hub import HfApi, hf_api
 
-    from posenc_hf.folders import push_folder
+    from posenc_hf.hub import push_folder
 
     sent = {}
 
@@ -203,10 +203,13 @@ def test_push_uploads_every_file_of_the_folder(smoke_folder, monkeypatch):
 
     monkeypatch.setattr(HfApi, "create_repo", fake_create_repo)
     monkeypatch.setattr(HfApi, "create_commit", fake_create_commit)
+    monkeypatch.setattr(hf_api, "is_xet_available", lambda: False)  # one create_commit, not the streamed pipeline
+    monkeypatch.setattr(HfApi, "_validate_yaml", lambda self, content, **kw: sent.setdefault("card", content))
     push_folder(smoke_folder, "someone/posenc-smoke", token="hf_fake")
     on_disk = {str(p.relative_to(smoke_folder)) for p in smoke_folder.rglob("*") if p.is_file()}
     assert sent["repo_id"] == "someone/posenc-smoke"
     assert on_disk == sent["paths"]
+    assert sent["card"] == (smoke_folder / "README.md").read_text()  # the Hub checks the card's YAML first
     assert {"model.safetensors", "modeling_posenc.py", "tokenizer.json", "README.md", "plots/loss.png"} <= on_disk
 
 

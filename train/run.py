@@ -15,8 +15,7 @@ from pathlib import Path
 
 from posenc_hf.arguments import configure_threads, parse_run_arguments
 from posenc_hf.cli import quiet_progress_bars, run_command
-from posenc_hf.folders import check_push_target, push_finished_folder
-from posenc_hf.pretraining import format_pretraining_summary, run_pretraining
+from posenc_hf.hub import check_push_target, push_finished_folder
 from posenc_hf.training import format_summary, run_training
 
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
@@ -27,14 +26,11 @@ def main(argv=None):
     quiet_progress_bars()
     model_args, data_args, run_args = parse_run_arguments(argv)
     push, run_args.push_to_hub = run_args.push_to_hub, False  # we push the finished folder, not checkpoints
-    if model_args.task not in ("classification", "mlm"):
-        raise ValueError(f"task must be classification or mlm, got {model_args.task!r}")
     repo_id = hub_repo(run_args) if push else None
     configure_threads(run_args)
-    mlm = model_args.task == "mlm"
-    result = (run_pretraining if mlm else run_training)(model_args, data_args, run_args, CARD_TEMPLATE)
+    result = run_training(model_args, data_args, run_args, CARD_TEMPLATE)
     if run_args.process_index == 0:
-        print((format_pretraining_summary if mlm else format_summary)(result, run_args.output_dir))
+        print(format_summary(result, run_args.output_dir))
     if result.stopped in ("SIGINT", "SIGTERM"):
         return 130
     if run_args.process_index == 0 and repo_id and result.folder:

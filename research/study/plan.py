@@ -20,7 +20,7 @@ class Plan:
     no_warmup_depths: tuple = (8,)  # also trained without warm-up (order corpus, learned positions)
     high_learning_rates: tuple = (3e-3, 1e-2)  # ... and, with and without warm-up, at these learning rates
     hidden_size: int = 64
-    num_heads: int = 4
+    num_attention_heads: int = 4
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup: float = 0.1  # share of the steps spent warming the learning rate up, linearly from 0
@@ -49,7 +49,7 @@ PLANS = {
         no_warmup_depths=(1,),
         high_learning_rates=(),
         hidden_size=16,
-        num_heads=2,
+        num_attention_heads=2,
         train_rows={"order": 64},
         epochs={"order": 1},
         probe_texts=32,

@@ -37,7 +37,7 @@ def settings_section(results):
         ],
         [
             "model",
-            f"hidden {plan.hidden_size}, {plan.num_heads} heads, feed-forward {4 * plan.hidden_size}, "
+            f"hidden {plan.hidden_size}, {plan.num_attention_heads} heads, feed-forward {4 * plan.hidden_size}, "
             "dropout 0.1, mean pooling, SDPA attention (eager for the diagnostics)",
         ],
         [

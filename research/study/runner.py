@@ -21,7 +21,8 @@ import transformers
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
 
 from posenc_hf.arguments import DataArguments, ModelArguments
-from posenc_hf.training import build_config, build_model, get_tokenizer, load_data, tokenize_splits
+from posenc_hf.tasks import Classification, tokenize
+from posenc_hf.training import build_config, get_tokenizer, load_data
 
 from ..diagnostics import GradientNormCallback, diagnose
 from .plan import CORPUS_SETTINGS, Point, grid
@@ -42,13 +43,13 @@ def prepare_data(corpus, seed, train_rows):
     dataset = load_data(data_args, seed)
     tokenizer = get_tokenizer(data_args, list(dataset["train"]["text"]))
     label_names = dataset["train"].features["label"].names
-    return PreparedData(tokenizer, tokenize_splits(dataset, tokenizer), label_names, list(dataset["test"]["text"]))
+    return PreparedData(tokenizer, tokenize(dataset, tokenizer), label_names, list(dataset["test"]["text"]))
 
 
 def model_arguments(point, plan):
     return ModelArguments(
         hidden_size=plan.hidden_size,
-        num_attention_heads=plan.num_heads,
+        num_attention_heads=plan.num_attention_heads,
         num_hidden_layers=point.depth,
         position_embedding_type=point.position,
         layer_norm_position=point.norm,
@@ -91,7 +92,7 @@ def run_point(point, plan):
     data = prepare_data(point.corpus, point.seed, plan.train_rows[point.corpus])
     set_seed(point.seed)
     model_args = model_arguments(point, plan)
-    model = build_model(model_args, build_config(model_args, data.tokenizer, data.label_names))
+    model = Classification().build_model(model_args, build_config(model_args, data.tokenizer, data.label_names))
     gradient_norms = GradientNormCallback()
     with tempfile.TemporaryDirectory() as scratch:
         trainer = Trainer(

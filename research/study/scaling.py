@@ -18,12 +18,12 @@ BENCH_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "res
 
 
 @torch.no_grad()
-def forward_seconds_by_length(lengths, hidden_size=64, num_heads=4, depth=2, batch=4, repeats=5):
+def forward_seconds_by_length(lengths, hidden_size=64, num_attention_heads=4, depth=2, batch=4, repeats=5):
     """The fastest of `repeats` forward passes (the least disturbed by other work) at each length, one thread."""
     config = PosEncConfig(
         vocab_size=1000,
         hidden_size=hidden_size,
-        num_attention_heads=num_heads,
+        num_attention_heads=num_attention_heads,
         num_hidden_layers=depth,
         intermediate_size=4 * hidden_size,
         max_position_embeddings=max(lengths),
@@ -40,7 +40,7 @@ def forward_seconds_by_length(lengths, hidden_size=64, num_heads=4, depth=2, bat
             model(input_ids)
             times.append(time.perf_counter() - start)
         series.append({"length": length, "seconds": min(times)})
-    settings = dict(hidden_size=hidden_size, num_heads=num_heads, depth=depth, batch=batch, repeats=repeats)
+    settings = dict(hidden_size=hidden_size, num_attention_heads=num_attention_heads, depth=depth, batch=batch, repeats=repeats)
     return {"settings": settings, "series": series}
 
 

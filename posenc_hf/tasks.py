@@ -1,0 +1,183 @@
+"""What differs between the two jobs `train/run.py` runs; `posenc_hf.training` runs the rest.
+
+A task turns the run's corpus into splits of text, the texts into model inputs, and supplies its
+model, its collator and metrics, its report and the task-specific files of the model folder:
+
+- `Classification` (`task: classification`, the default): the labelled splits, a
+  `PosEncForSequenceClassification`, test metrics, plots and the model card.
+- `MaskedLM` (`task: mlm`): BERT's masked-LM pretraining on the corpus's unlabelled text
+  (`posenc_hf.corpora.unlabelled` says which), a `PosEncForMaskedLM` whose folder fine-tunes as a
+  classifier (`--model_name_or_path`), the validation masked-LM loss and a short card.
+"""
+
+import math
+
+from datasets import Dataset, DatasetDict
+from transformers import DataCollatorForLanguageModeling, DataCollatorWithPadding, EarlyStoppingCallback
+
+from .card import best_validation_metrics, write_masked_lm_card, write_model_card
+from .corpora.unlabelled import pretraining_texts
+from .data import source_name
+from .losses import class_weighted_loss
+from .metrics import classification_report, trainer_compute_metrics
+from .modeling_posenc import PosEncForMaskedLM, PosEncForSequenceClassification
+from .plots import write_all_plots
+from .pretrained import load_pretrained_classifier
+
+NO_LABELS = ["LABEL_0", "LABEL_1"]  # a masked LM has no classes; transformers' default names
+MLM_VALIDATION_SHARE = 0.05  # of the pretraining texts, held out for the masked-LM loss
+
+
+def tokenize(splits, tokenizer, **options):
+    """Token ids, truncated to the tokenizer's model_max_length; padding is the collator's job."""
+
+    def encode(batch):
+        return tokenizer(batch["text"], truncation=True, **options)
+
+    return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")
+
+
+class Classification:
+    """Text classification: train on `train`, select on `validation`, report on `test`."""
+
+    name = "classification"
+    summary_metrics = "test"
+
+    def configure(self, run_args):
+        return run_args
+
+    def splits(self, corpus, data_args, seed):
+        return corpus
+
+    def label_names(self, splits):
+        return splits["train"].features["label"].names
+
+    def tokenize(self, splits, tokenizer):
+        return tokenize(splits, tokenizer)
+
+    def build_model(self, model_args, config):
+        if model_args.model_name_or_path:  # the encoder loads, the head is new; logs which is which
+            return load_pretrained_classifier(model_args.model_name_or_path, config, model_args.attn_implementation)[0]
+        return PosEncForSequenceClassification._from_config(config, attn_implementation=model_args.attn_implementation)
+
+    def trainer_parts(self, run_args, data_args, tokenized, tokenizer, label_names):
+        callbacks = []
+        if run_args.early_stopping_patience:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
+        train_labels = tokenized["train"]["label"]
+        return {
+            "data_collator": DataCollatorWithPadding(tokenizer),
+            "compute_metrics": trainer_compute_metrics(label_names),
+            "compute_loss_func": class_weighted_loss(run_args.class_weight, train_labels, len(label_names)),
+            "callbacks": callbacks,
+        }
+
+    def report(self, trainer, tokenized, run_args, data_args, label_names):
+        predictions = trainer.predict(tokenized["test"], metric_key_prefix="test")
+        metric = (run_args.metric_for_best_model or "macro_f1").removeprefix("eval_")
+        return {
+            "test": classification_report(predictions.predictions, predictions.label_ids, label_names),
+            "validation": best_validation_metrics(trainer.state.log_history, metric),
+            "final_train_loss": last_logged(trainer.state.log_history, "loss"),
+        }
+
+    def write_files(self, staging, trainer, report, data_info, card_template):
+        """Plots and the model card, from the run's real objects."""
+        model = trainer.model
+        plots = write_all_plots(
+            staging, trainer.state.log_history, model, report["test"]["confusion_matrix"], data_info["label_names"]
+        )
+        write_model_card(
+            staging,
+            card_template,
+            model=model,
+            training_args=trainer.args,
+            metrics=report,
+            data_info=data_info,
+            plots=plots,
+        )
+
+    def summary_lines(self, metrics, folder):
+        return [
+            f"Test accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}",
+            f"Model folder: {folder}",
+            f"  pipeline('text-classification', model='{folder}')",
+        ]
+
+
+class MaskedLM:
+    """Masked-LM pretraining: 15% of the tokens masked (BERT), best checkpoint by validation loss."""
+
+    name = "mlm"
+    summary_metrics = "validation"
+
+    def configure(self, run_args):
+        """Select checkpoints by validation masked-LM loss; keep no (vocabulary-wide) logits in evaluation."""
+        run_args.metric_for_best_model = "loss"
+        run_args.greater_is_better = False
+        run_args.prediction_loss_only = True
+        return run_args
+
+    def splits(self, corpus, data_args, seed):
+        """`train` and a seeded `validation` share of the unlabelled texts."""
+        texts = pretraining_texts(corpus, data_args, seed)
+        if len(texts) < 2:
+            raise ValueError(f"pretraining needs at least 2 texts, got {len(texts)}")
+        parts = Dataset.from_dict({"text": texts}).train_test_split(test_size=MLM_VALIDATION_SHARE, seed=seed)
+        return DatasetDict({"train": parts["train"], "validation": parts["test"]})
+
+    def label_names(self, splits):
+        return NO_LABELS
+
+    def tokenize(self, splits, tokenizer):
+        return tokenize(splits, tokenizer, return_special_tokens_mask=True)  # never mask [CLS] or [SEP]
+
+    def build_model(self, model_args, config):
+        """A new masked LM, or one to continue pretraining; the head runs only on masked tokens."""
+        if model_args.model_name_or_path:
+            model = PosEncForMaskedLM.from_pretrained(
+                model_args.model_name_or_path, attn_implementation=model_args.attn_implementation
+            )
+        else:
+            model = PosEncForMaskedLM._from_config(config, attn_implementation=model_args.attn_implementation)
+        model.sparse_prediction = True
+        return model
+
+    def trainer_parts(self, run_args, data_args, tokenized, tokenizer, label_names):
+        collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=data_args.mlm_probability)
+        return {"data_collator": collator, "callbacks": []}
+
+    def report(self, trainer, tokenized, run_args, data_args, label_names):
+        loss = trainer.evaluate()["eval_loss"]
+        return {
+            "validation": {"mlm_loss": loss, "perplexity": math.exp(loss)},
+            "texts": {split: len(rows) for split, rows in tokenized.items()},
+            "pretrain_splits": list(data_args.pretrain_splits),
+            "corpus": data_args.corpus,
+            "data_name": source_name(data_args.corpus),
+        }
+
+    def write_files(self, staging, trainer, report, data_info, card_template):
+        write_masked_lm_card(staging, trainer.model, report)
+
+    def summary_lines(self, metrics, folder):
+        return [
+            f"Validation masked-LM loss {metrics['mlm_loss']:.4f} (perplexity {metrics['perplexity']:.1f})",
+            f"Model folder: {folder}",
+            f"  fine-tune: train/run.py CONFIG.yaml --model_name_or_path {folder}",
+        ]
+
+
+TASKS = {task.name: task for task in (Classification, MaskedLM)}
+
+
+def task_for(name):
+    """The task object for `task:` in a run's config."""
+    if name not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, got {name!r}")
+    return TASKS[name]()
+
+
+def last_logged(log_history, key):
+    """The last value of `key` in Trainer's log history (survives resuming, unlike train_loss)."""
+    return next((entry[key] for entry in reversed(log_history) if key in entry), None)
