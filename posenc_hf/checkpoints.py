@@ -6,9 +6,10 @@ import logging
 import os
 import re
 import shutil
-import struct
 from contextlib import contextmanager
 from pathlib import Path
+
+from safetensors import SafetensorError, safe_open
 
 from .configuration_posenc import PosEncConfig
 from .positions_posenc import POSITION_EMBEDDINGS
@@ -193,27 +194,13 @@ REQUIRED_FILES = {"config.json": "the model config", "tokenizer.json": "the toke
 
 
 def safetensors_problem(path):
-    """Why the safetensors file at `path` is unreadable (truncated, not safetensors), or None.
-
-    Reads only the header, as safetensors itself does: 8 bytes of header length, a JSON header
-    giving each tensor's byte range; the file must be exactly as long as the ranges say."""
-    size = path.stat().st_size
-    with open(path, "rb") as file:
-        prefix = file.read(8)
-        if len(prefix) < 8:
-            return f"it is {size} bytes long, too short to be a safetensors file"
-        (header_length,) = struct.unpack("<Q", prefix)
-        if header_length > size - 8:
-            return f"its header says {header_length} header bytes but the file has only {size} bytes (truncated?)"
-        try:
-            header = json.loads(file.read(header_length))
-            ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
-        except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError, IndexError):
-            return "its header is not a valid safetensors header (not a safetensors file, or damaged)"
-    expected = 8 + header_length + max(ends, default=0)
-    if size != expected:
-        return f"it is {size} bytes long but its header describes {expected} bytes (truncated or damaged)"
-    return None
+    """Why the safetensors file at `path` is unreadable (truncated, not safetensors), or None: its
+    header, read as safetensors reads it, must describe exactly the bytes the file holds."""
+    try:
+        with safe_open(path, framework="pt"):
+            return None
+    except SafetensorError as error:
+        return f"it is {path.stat().st_size} bytes long and safetensors cannot read it ({error}): truncated?"
 
 
 def check_model_folder(folder):
