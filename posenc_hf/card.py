@@ -3,7 +3,8 @@
 Every number in the card is read from the model, its config, the `TrainingArguments`, the metrics and
 the data description: nothing is typed by hand, so the card cannot drift from the run.
 
-The template (`model_card.md` at the top of the repository) is a `string.Template`: `$name` or
+The template (`model_card.md` at the top of the repository; `posenc_hf/model_card.md` links to it and the
+wheel ships it) is a `string.Template`: `$name` or
 `${name}` is a placeholder, `$$` a literal dollar sign. `card_fields` fills every placeholder, and
 `substitute` raises `KeyError` for any it does not, so no placeholder survives into a card. Values
 with Markdown structure (tables, lists, images) are built here, the prose stays in the template.
@@ -37,6 +38,7 @@ import yaml
 from . import __version__
 from .positions_posenc import POSITION_EMBEDDINGS
 
+CARD_TEMPLATE = Path(__file__).with_name("model_card.md")  # the repository's model_card.md, shipped in the wheel
 BUILT_IN = "Written for this project by the `posenc_hf` authors; ships with the package under Apache-2.0."
 MMLU_CITATION = """```bibtex
 @article{hendrycks2021measuring,
@@ -298,16 +300,16 @@ def render_card(template_text, fields, metadata):
     return f"---\n{yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)}---\n\n{body}"
 
 
-def render_model_card(template_path, *, model, training_args, metrics, data_info, plots, model_id=None):
-    """The classifier's card, from the template at `template_path` (`model_card.md`)."""
+def render_model_card(template_path=None, *, model, training_args, metrics, data_info, plots, model_id=None):
+    """The classifier's card, from the template at `template_path` (default: the package's `model_card.md`)."""
     return render_card(
-        Path(template_path).read_text(encoding="utf-8"),
+        Path(template_path or CARD_TEMPLATE).read_text(encoding="utf-8"),
         card_fields(model, training_args, metrics, data_info, plots, model_id),
         hub_metadata(model, metrics, data_info, model_id),
     )
 
 
-def write_model_card(folder, template_path, **card_inputs):
+def write_model_card(folder, template_path=None, **card_inputs):
     """Render the classifier's card and write it to `folder/README.md`, where the Hub looks for it."""
     path = Path(folder) / "README.md"
     path.write_text(render_model_card(template_path, **card_inputs), encoding="utf-8")

@@ -18,9 +18,6 @@ from posenc_hf.cli import quiet_progress_bars, run_command
 from posenc_hf.hub import check_push_target, push_finished_folder
 from posenc_hf.training import format_summary, run_training
 
-CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
-
-
 def main(argv=None):
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     quiet_progress_bars()
@@ -28,7 +25,7 @@ def main(argv=None):
     push, run_args.push_to_hub = run_args.push_to_hub, False  # we push the finished folder, not checkpoints
     repo_id = hub_repo(run_args) if push else None
     configure_threads(run_args)
-    result = run_training(model_args, data_args, run_args, CARD_TEMPLATE)
+    result = run_training(model_args, data_args, run_args)
     if run_args.process_index == 0:
         print(format_summary(result, run_args.output_dir))
     if result.stopped in ("SIGINT", "SIGTERM"):
