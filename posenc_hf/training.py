@@ -77,13 +77,13 @@ def build_config(model_args, tokenizer, label_names):
     )
 
 
-def check_positions_fit(config, tokenizer, where="max_position_embeddings"):
-    """Inputs of the tokenizer's model_max_length must fit the config's position table."""
+def check_positions_fit(config, tokenizer):
+    """Inputs of the tokenizer's model_max_length must fit the config's position table (also a pretrained one's)."""
     if config.max_position_embeddings < tokenizer.model_max_length:
         raise ValueError(
-            f"max_length={tokenizer.model_max_length} is longer than the position table ({where}="
-            f"{config.max_position_embeddings}): inputs of that length would not fit. Lower max_length"
-            f" or raise max_position_embeddings."
+            f"max_position_embeddings={config.max_position_embeddings} is smaller than the tokenizer's "
+            f"model_max_length={tokenizer.model_max_length}: inputs of that length would not fit. Raise "
+            f"max_position_embeddings (not possible for a pretrained folder's table) or lower max_length."
         )
 
 
