@@ -397,9 +397,7 @@ def _check_texts(texts: list, indices: list[int], where: str) -> None:
     bad = next((i for i, text in enumerate(texts) if text is not None and not isinstance(text, str)), None)
     if bad is not None:
         text = texts[bad]
-        raise ValueError(
-            f"text at row {indices[bad] + 1} of {where} is {text!r} ({type(text).__name__}), not a string"
-        )
+        raise ValueError(f"text at row {indices[bad] + 1} of {where} is {text!r} ({type(text).__name__}), not a string")
 
 
 def _label_id(label, declared: ClassLabel | None, ids: dict[str, int]) -> int | None:
