@@ -12,7 +12,9 @@ Every split has exactly the features `text: Value("string")` and `label: ClassLa
 - anything else: a Hugging Face Hub dataset id, through `datasets.load_dataset`.
 
 Split policy: a split the source lacks is carved out of `train`, stratified by label and seeded:
-`test_size` and `validation_size` are fractions of that train data (a single file gives 80/10/10).
+`test_size` and `validation_size` are fractions of that train data (a single file gives 80/10/10),
+taken from each class (rounded, at least one row per split); a class with fewer rows than splits to
+fill is a `ValueError` naming the file, the class and its count.
 So MMLU, pooled, is split 80/10/10, and GoEmotions keeps `dev.tsv` as test (see `posenc_hf.corpora`).
 `max_samples` then caps each split to a seeded random subset.
 
