@@ -99,7 +99,10 @@ def attention_kernel_fn(shape, dtype, mode, device):
     head_dim = shape.hidden_size // shape.num_attention_heads
     batch = make_batch(shape, padded=True, device=device)
     keep = batch["attention_mask"][:, None, None, :].bool()
-    qkv = [torch.randn(shape.batch, shape.num_attention_heads, shape.seq, head_dim, device=device, dtype=dtype) for _ in "qkv"]
+    qkv = [
+        torch.randn(shape.batch, shape.num_attention_heads, shape.seq, head_dim, device=device, dtype=dtype)
+        for _ in "qkv"
+    ]
     if mode == "train":
         qkv = [t.requires_grad_() for t in qkv]
 

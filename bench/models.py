@@ -49,7 +49,13 @@ SHAPES = {
 }
 SMOKE_SHAPES = {
     "tiny": Shape(
-        "tiny", seq=12, batch=4, hidden_size=16, num_attention_heads=2, num_hidden_layers=1, intermediate_size=32,
+        "tiny",
+        seq=12,
+        batch=4,
+        hidden_size=16,
+        num_attention_heads=2,
+        num_hidden_layers=1,
+        intermediate_size=32,
         vocab_size=100,
     )
 }

@@ -92,6 +92,10 @@ class DataArguments:
         metadata={"help": "subject, sentiment, order, mmlu, goemotions, a CSV/TSV/JSON/Parquet path or a Hub id."},
     )
     data_dir: str | None = field(default=None, metadata={"help": "Folder of the mmlu/goemotions files."})
+    mmlu_heldout: str | None = field(
+        default=None,
+        metadata={"help": "mmlu: college (or high_school) files as the test split, the rest as train (a shift test)."},
+    )
     text_column: str = field(default="text", metadata={"help": "Column holding the text."})
     label_column: str = field(default="label", metadata={"help": "Column holding the label."})
     class_names: list[str] | None = field(default=None, metadata={"help": "Label names in a fixed order."})

@@ -49,6 +49,7 @@ def load_data(data_args, seed):
         test_size=data_args.test_size,
         max_samples=data_args.max_samples,
         seed=seed,
+        mmlu_heldout=data_args.mmlu_heldout,
     )
 
 
@@ -128,10 +129,11 @@ def write_model_folder(folder, trainer, tokenizer, report, write_task_files):
     return folder
 
 
-def run_training(model_args, data_args, run_args, card_template=None):
-    """Train, evaluate and write the model folder; returns where it is and the task's headline scores."""
+def run_training(model_args, data_args, run_args, card_template=None, task=None):
+    """Train, evaluate and write the model folder; returns where it is and the task's headline scores.
+    `task`: a task object (`posenc_hf.tasks`) instead of the one `model_args.task` names."""
     start = time.perf_counter()
-    task = task_for(model_args.task)
+    task = task or task_for(model_args.task)
     set_seed(run_args.seed)
     run_args = task.configure(run_args)
     checkpoint = resolve_checkpoint(run_args)

@@ -41,7 +41,7 @@ METRICS = ("accuracy", "macro_f1")
 class Row:
     name: str  # folder name and JSON key
     label: str  # table text
-    kind: str  # "baseline", "scratch" or "pretrained"
+    kind: str  # "baseline", "default" (configs/<corpus>.yaml), "bert" (its same-size BERT), "scratch", "pretrained"
     args: tuple = ()  # extra command-line fields of the row's run (for "pretrained": of fine-tuning)
     pretrain_args: tuple = ()  # for "pretrained": fields of the masked-LM run, which rows with the same ones share
     corpora: tuple = ()  # the corpora that run this row; () for all
@@ -58,21 +58,36 @@ class Corpus:
     scratch_args: tuple = ()  # fields only scratch runs change
     finetune_args: tuple = ()  # fields only fine-tuning from a pretrained folder changes
     shared_pretraining: bool = False  # one masked LM (seed 0) for every seed: its text is in no split of any seed
+    default: str | None = None  # the config a user trains (configs/<corpus>.yaml): the "default" and "bert" rows
+    args: tuple = ()  # fields every run of the corpus adds (the shift test's held-out files)
+    only_rows: tuple = ()  # the rows this corpus runs; () for all that apply
 
 
+TARGET_ROWS = ("tfidf_word", "tfidf_char", "default", "bert")  # the comparison the target is set on
 CORPORA = {
-    "mmlu": Corpus("configs/finetune_mmlu.yaml", "configs/pretrain_mmlu.yaml"),
+    "mmlu": Corpus("configs/finetune_mmlu.yaml", "configs/pretrain_mmlu.yaml", default="configs/mmlu.yaml"),
+    "mmlu_shift": Corpus(  # trained without the college files, scored on them
+        "configs/finetune_mmlu.yaml",
+        default="configs/mmlu.yaml",
+        args=("--mmlu_heldout", "college"),
+        only_rows=TARGET_ROWS,
+    ),
     "goemotions": Corpus(
-        "configs/finetune_goemotions.yaml", "configs/pretrain_goemotions.yaml", shared_pretraining=True
+        "configs/finetune_goemotions.yaml",
+        "configs/pretrain_goemotions.yaml",
+        shared_pretraining=True,
+        default="configs/goemotions.yaml",
     ),
     "subject": Corpus("configs/subject.yaml"),  # the built-in corpora, with the configs users train
     "sentiment": Corpus("configs/sentiment.yaml"),
 }
-TARGET_CORPORA = ("mmlu", "goemotions")  # the corpora the target is set on
+TARGET_CORPORA = ("mmlu", "mmlu_shift", "goemotions")  # the corpora the target is set on
 LEARNED, SINUSOIDAL = ("--position_embedding_type", "learned"), ("--position_embedding_type", "sinusoidal")
 ROWS = (
     Row("tfidf_word", "TF-IDF + LR, word 1-2-grams", "baseline", ("--analyzer", "word")),
     Row("tfidf_char", "TF-IDF + LR, char 2-5-grams", "baseline", ("--analyzer", "char_wb")),
+    Row("default", "PosEnc, the corpus's default config (`configs/<corpus>.yaml`)", "default"),
+    Row("bert", "same-size `BertForSequenceClassification` from scratch, same config", "bert"),
     Row("scratch_learned", "PosEnc from scratch, learned positions", "scratch", LEARNED),
     Row("scratch_sinusoidal", "PosEnc from scratch, sinusoidal positions", "scratch", SINUSOIDAL),
     Row(
@@ -100,6 +115,7 @@ ROWS = (
         corpora=("goemotions",),
     ),
 )
+ROW_BY_NAME = {row.name: row for row in ROWS}
 TARGET = "tfidf_word"  # the baseline the issue names; the char n-gram one is reported beside it
 PRETRAINING_LOCKS = defaultdict(threading.Lock)
 TUNING = {  # corpus -> Rows tried on validation (seed 0) while choosing the configs; see docs/quality.md
@@ -190,7 +206,14 @@ def run_row(corpus_name, row, seed, runs_dir, threads, data_dir):
     """One row, one seed: the baseline, a scratch run, or pretraining then fine-tuning."""
     corpus = CORPORA[corpus_name]
     folder = runs_dir / corpus_name / row.name / f"seed_{seed}"
-    data = ("--data_dir", data_dir) if data_dir else ()
+    data = (("--data_dir", data_dir) if data_dir else ()) + corpus.args
+    if row.kind == "default":
+        return step(folder, train_command(corpus.default, folder, seed, threads, *data, *row.args), threads,
+                    read_classifier)  # fmt: skip
+    if row.kind == "bert":
+        command = train_command(corpus.default, folder, seed, threads, *data, *row.args)
+        command[1:2] = ["-m", "research.bert_peer"]
+        return step(folder, command, threads, read_classifier)
     if row.kind == "baseline":
         analyzer = row.args[row.args.index("--analyzer") + 1]
         command = [sys.executable, "-m", "research.baseline", corpus.classify, "--seed", str(seed),
@@ -241,12 +264,58 @@ def summarise(results):
 
 def verdict(summary):
     """The PosEnc row with the best mean validation macro-F1, and its test margins over the target."""
-    ours = [name for name in summary if not name.startswith("tfidf")]
+    ours = [name for name in summary if not name.startswith("tfidf") and name != "bert"]
     if TARGET not in summary or not ours:
         return None
     best = max(ours, key=lambda name: summary[name]["validation_macro_f1"][0])
     margins = {m: summary[best][m][0] - summary[TARGET][m][0] for m in METRICS}
     return {"best": best, "margins": margins, "met": all(value >= 0 for value in margins.values())}
+
+
+def target_verdict(summary):
+    """The default config's mean test margins over each peer of the target (BERT, both TF-IDF), or None."""
+    peers = [name for name in TARGET_ROWS if name != "default" and name in summary]
+    if "default" not in summary or not peers:
+        return None
+    margins = {peer: {m: summary["default"][m][0] - summary[peer][m][0] for m in METRICS} for peer in peers}
+    return {"margins": margins, "met": all(v >= 0 for peer in margins.values() for v in peer.values())}
+
+
+def target_table(summaries):
+    """Per target corpus: the default config, its peers, and whether it is at or above all of them."""
+    header = ["corpus", *(f"{name}: accuracy / macro-F1 (%)" for name in TARGET_ROWS), "default at or above all"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for corpus in TARGET_CORPORA:
+        summary = summaries.get(corpus, {})
+        outcome = target_verdict(summary)
+        if outcome is None:
+            continue
+        cells = [f"{fmt(summary[n]['accuracy'])} / {fmt(summary[n]['macro_f1'])}" if n in summary else "—"
+                 for n in TARGET_ROWS]  # fmt: skip
+        shortfall = [f"{m.replace('_', '-')} {v * 100:+.1f} vs {peer}" for peer, margin in outcome["margins"].items()
+                     for m, v in margin.items() if v < 0]  # fmt: skip
+        met = "yes" if outcome["met"] else "no: " + ", ".join(shortfall)
+        lines.append(f"| {corpus} | {' | '.join(cells)} | {met} |")
+    return "\n".join(lines)
+
+
+def search_text(docs_dir):
+    """The optuna searches (`python -m research.search`) whose results are in docs/quality/search_*.json."""
+    parts = []
+    for path in sorted((docs_dir / "quality").glob("search_*.json")):
+        result = json.loads(path.read_text())
+        done = [t for t in result["trials"] if t["state"] == "COMPLETE"]
+        pruned = sum(t["state"] == "PRUNED" for t in result["trials"])
+        best = result["best"]
+        params = ", ".join(
+            f"`{k}` {v:.3g}" if isinstance(v, float) else f"`{k}` {v}" for k, v in best["params"].items()
+        )
+        parts.append(
+            f"**{path.stem.removeprefix('search_')}** (`python -m research.search {result['config']} "
+            f"{' '.join(result['extra_args'])}`): {len(done)} trials completed, {pruned} pruned, "
+            f"{result['seconds'] / 60:.0f} min; best validation macro-F1 {best['objective'] * 100:.1f} with {params}."
+        )
+    return "\n\n".join(parts) or "(no search results)"
 
 
 def fmt(pair, scale=100):
@@ -343,8 +412,9 @@ def write_documents(results, tuning_results, seeds, threads, docs_dir):
     labels = {row.name: row.label for row in ROWS}
     summaries = {corpus: summarise(rows) for corpus, rows in results.items()}
     verdicts = {corpus: verdict(summary) for corpus, summary in summaries.items()}
-    info = {"seeds": seeds, "threads_per_run": threads, "machine": machine(), "target": TARGET}
-    payload = {**info, "summary": summaries, "verdict": verdicts, "runs": results,
+    targets = {corpus: target_verdict(summary) for corpus, summary in summaries.items()}
+    info = {"seeds": seeds, "threads_per_run": threads, "machine": machine(), "baseline_target": TARGET}
+    payload = {**info, "summary": summaries, "verdict": verdicts, "target": targets, "runs": results,
                "tuning": {c: [{"row": r.name, "args": list(r.args), **res} for r, res in rows]
                           for c, rows in tuning_results.items()}}  # fmt: skip
     (docs_dir / "quality").mkdir(parents=True, exist_ok=True)
@@ -354,6 +424,8 @@ def write_documents(results, tuning_results, seeds, threads, docs_dir):
         "threads": threads,
         "machine": json.dumps(info["machine"]),
         "verdicts": "\n\n".join(verdict_text(c, verdicts[c], labels, summaries[c]) for c in summaries),
+        "target": target_table(summaries),
+        "search": search_text(docs_dir),
         "tuning": tuning_table(tuning_results),
         "dropout": dropout_table(summaries),
         "commands": "\n".join(f"    {portable(run['command'])}" for run in commands_of(results)),
@@ -386,12 +458,41 @@ def commands_of(results):
 # --- main ---------------------------------------------------------------------------------------
 
 
+def seed_runs(previous, runs_dir):
+    """Write each run of an earlier results.json as `result.json` in its folder, unless one is there."""
+    for corpus, rows in previous["runs"].items():
+        for row, per_seed in rows.items():
+            for seed, result in per_seed.items():
+                path = runs_dir / corpus / row / f"seed_{seed}" / "result.json"
+                if not path.is_file():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(result, indent=2) + "\n")
+                if "pretraining" in result and row in ROW_BY_NAME:  # and its masked LM, which run_row asks for first
+                    pretrain_seed = 0 if CORPORA[corpus].shared_pretraining else seed
+                    mlm = runs_dir / corpus / ROW_BY_NAME[row].mlm_folder / f"seed_{pretrain_seed}" / "result.json"
+                    if not mlm.is_file():
+                        mlm.parent.mkdir(parents=True, exist_ok=True)
+                        mlm.write_text(json.dumps(result["pretraining"], indent=2) + "\n")
+    for corpus, tried in previous.get("tuning", {}).items():
+        for entry in tried:
+            path = runs_dir / corpus / entry["row"] / "seed_0" / "result.json"
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                result = {key: value for key, value in entry.items() if key not in ("row", "args")}
+                path.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def rows_of(corpus, rows):
-    """The rows a corpus runs: those meant for it, the pretrained ones only where it has a pretraining config."""
+    """The rows a corpus runs: those meant for it, the pretrained ones only where it has a pretraining config,
+    the default and BERT ones only where it has a default config."""
+    spec = CORPORA[corpus]
     return [
         row
         for row in rows
-        if (row.kind != "pretrained" or CORPORA[corpus].pretrain) and (not row.corpora or corpus in row.corpora)
+        if (row.kind != "pretrained" or spec.pretrain)
+        and (row.kind not in ("default", "bert") or spec.default)
+        and (not row.corpora or corpus in row.corpora)
+        and (not spec.only_rows or row.name in spec.only_rows)
     ]
 
 
@@ -406,14 +507,23 @@ def parse_args(argv=None):
         "--data_dir_root", default=None, help="Folder holding mmlu/ and goemotions/ (else the configs')."
     )
     parser.add_argument("--jobs", type=int, default=2, help="Runs at a time.")
+    parser.add_argument(
+        "--reuse", type=Path, default=None,
+        help="A results.json of an earlier regeneration: its runs are not repeated (their commands are listed as run).",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="Torch threads per run.")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    data_dir = (lambda corpus: str(Path(args.data_dir_root) / corpus)) if args.data_dir_root else (lambda corpus: None)
+
+    def data_dir(corpus):  # the shift test reads the mmlu folder
+        return str(Path(args.data_dir_root) / corpus.removesuffix("_shift")) if args.data_dir_root else None
+
     rows = [row for row in ROWS if row.name in args.rows]
+    if args.reuse:
+        seed_runs(json.loads(args.reuse.read_text()), args.runs_dir)
     jobs = [(c, row, seed) for c in args.corpora for row in rows_of(c, rows) for seed in args.seeds]
     jobs += [(c, row, 0) for c in args.corpora for row in TUNING.get(c, ())]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:

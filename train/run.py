@@ -18,6 +18,7 @@ from posenc_hf.cli import quiet_progress_bars, run_command
 from posenc_hf.hub import check_push_target, push_finished_folder
 from posenc_hf.training import format_summary, run_training
 
+
 def main(argv=None):
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     quiet_progress_bars()

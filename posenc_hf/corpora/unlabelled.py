@@ -66,4 +66,3 @@ def mmlu_texts(data_args, seed):
 
 
 OTHER_TEXT = {"goemotions": goemotions_texts, "mmlu": mmlu_texts}  # corpus -> more text of its files
-

@@ -40,7 +40,9 @@ def forward_seconds_by_length(lengths, hidden_size=64, num_attention_heads=4, de
             model(input_ids)
             times.append(time.perf_counter() - start)
         series.append({"length": length, "seconds": min(times)})
-    settings = dict(hidden_size=hidden_size, num_attention_heads=num_attention_heads, depth=depth, batch=batch, repeats=repeats)
+    settings = dict(
+        hidden_size=hidden_size, num_attention_heads=num_attention_heads, depth=depth, batch=batch, repeats=repeats
+    )
     return {"settings": settings, "series": series}
 
 

@@ -1,0 +1,55 @@
+"""The peer in the quality comparison: a same-size `BertForSequenceClassification` trained from
+scratch by the package's own runner, with the same config file, tokenizer, data, epochs and
+checkpoint selection on validation as PosEnc; only the model differs.
+
+    python -m research.bert_peer configs/mmlu.yaml --output_dir runs/bert_mmlu [--field value ...]
+
+Sizes (vocabulary, hidden size, heads, layers, feed-forward, position table) are those of the
+`PosEncConfig` the run builds; the rest is `BertConfig`'s defaults (BERT's dropouts 0.1 and 0.1, a
+pooler, learned absolute positions, one token type). The folder holds the weights, tokenizer and
+`metrics.json` (no PosEnc card: the card describes PosEnc models).
+"""
+
+import sys
+
+from transformers import BertConfig, BertForSequenceClassification
+
+from posenc_hf.arguments import configure_threads, parse_run_arguments
+from posenc_hf.cli import run_command
+from posenc_hf.tasks import Classification
+from posenc_hf.training import format_summary, run_training
+
+SIZE_FIELDS = (
+    "vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size",
+    "max_position_embeddings", "pad_token_id", "id2label", "label2id",
+)  # fmt: skip
+
+
+def bert_config(config):
+    """A `BertConfig` of the PosEnc config's sizes and labels, with BERT's own defaults for the rest."""
+    return BertConfig(**{name: getattr(config, name) for name in SIZE_FIELDS}, type_vocab_size=2)
+
+
+class BertPeer(Classification):
+    """Classification with `BertForSequenceClassification` in place of PosEnc."""
+
+    def build_model(self, model_args, config):
+        return BertForSequenceClassification(bert_config(config))
+
+    def write_files(self, staging, trainer, report, data_info, card_template):
+        pass  # metrics.json is all the comparison reads
+
+
+def main(argv=None):
+    model_args, data_args, run_args = parse_run_arguments(argv)
+    if model_args.model_name_or_path:
+        raise ValueError("research.bert_peer trains BERT from scratch: leave model_name_or_path unset")
+    configure_threads(run_args)
+    result = run_training(model_args, data_args, run_args, task=BertPeer())
+    if run_args.process_index == 0:
+        print(format_summary(result, run_args.output_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_command("python -m research.bert_peer", main))
