@@ -83,9 +83,17 @@ def run_without_package(tmp_path):
 
 
 # A small saved classifier folder (random weights, a tokenizer trained on a few sentences), built in
-# a second, for tests that need a real folder but not a trained model (tests/test_reliability_*.py).
+# a second, for tests that need a real folder but not a trained model (the bad-input matrix of
+# docs/reliability.md: test_modeling, test_predict, test_checkpoints, ...).
 TINY_LABELS = ["Biology", "Chemistry", "Maths", "Physics"]
 TINY_WORDS = "cell atom force energy acid orbit gene mass charge reaction equation solve integral enzyme".split()
+TINY_MAX_LENGTH = 32  # the tiny folder's position table and its tokenizer's model_max_length
+
+# Odd input for the tiny folder's tokenizer, model and pipeline.
+LONG = "atom " * (100 * TINY_MAX_LENGTH)  # 100× longer than the position table
+CONTROL = "enzyme\x00 cell\x07 atom\x1b[31m force\x7f\u200b\u202e gene"
+MIXED = "Énergie 能量 энергия ενέργεια طاقة ऊर्जा 🙂👍🏽🧪 energy"
+NOT_TEXT = [None, 3, 2.5, b"atom", {"label": "atom"}, object()]
 
 
 def tiny_texts(count):
@@ -97,24 +105,39 @@ def tiny_texts(count):
 
 @pytest.fixture(scope="session")
 def tiny_folder(tmp_path_factory):
-    import torch
+    import tiny
 
-    from posenc_hf import PosEncConfig, PosEncForSequenceClassification
     from posenc_hf.tokenization import train_tokenizer
 
-    tokenizer = train_tokenizer(tiny_texts(200), vocab_size=200, model_max_length=32)
-    config = PosEncConfig(
+    tokenizer = train_tokenizer(tiny_texts(200), vocab_size=200, model_max_length=TINY_MAX_LENGTH)
+    model = tiny.tiny_model(
         vocab_size=len(tokenizer),
-        hidden_size=16,
         num_attention_heads=2,
         num_hidden_layers=1,
-        intermediate_size=32,
-        max_position_embeddings=32,
+        max_position_embeddings=TINY_MAX_LENGTH,
         id2label=dict(enumerate(TINY_LABELS)),
         label2id={name: i for i, name in enumerate(TINY_LABELS)},
     )
-    torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny") / "model"
-    PosEncForSequenceClassification(config).eval().save_pretrained(folder)
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+# Folders as a test sees them, for the atomic-save tests (test_checkpoints, test_training).
+def snapshot(folder):
+    """{relative path: bytes} of every file under `folder`, or None when it does not exist."""
+    folder = Path(folder)
+    if not folder.exists():
+        return None
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def write_good_folder(folder):
+    """A finished model folder (weights, card, a plot) at `folder`; its snapshot."""
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"good weights")
+    (folder / "README.md").write_text("the good card")
+    (folder / "plots").mkdir()
+    (folder / "plots" / "loss.png").write_bytes(b"png")
+    return snapshot(folder)

@@ -3,7 +3,7 @@ the process id to `PAUSE_MARKER` and wait (up to a minute), so that a test can s
 known point of training. Everything else is the real command: `python interrupt_harness.py
 configs/smoke.yaml --output_dir DIR` trains exactly like `python train/run.py configs/smoke.yaml ...`.
 
-Not a test module (pytest collects `test_*.py` only); `test_reliability_training.py` runs it.
+Not a test module (pytest collects `test_*.py` only); `test_training.py` (the interrupted-run test) runs it.
 """
 
 import os

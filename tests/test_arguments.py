@@ -1,11 +1,13 @@
 """Run arguments as a newcomer meets them: a short `--help` that leads with the config and the project's
 fields, a suggestion for a misspelt option, a run folder named after the data, and defaults that
-keep the log free of warnings about settings the package chose. (Bad values: test_reliability_inputs.py.)"""
+keep the log free of warnings about settings the package chose; and bad values in a YAML file or on the
+command line refused before any data is read (docs/reliability.md §1, run configs)."""
 
 from pathlib import Path
 
 import pytest
 import torch
+from tiny import CONFIG_ERRORS
 
 from posenc_hf.arguments import parse_run_arguments
 
@@ -74,3 +76,43 @@ def test_defaults_that_would_only_warn_are_off():
     run_args = parse_run_arguments([SUBJECT])[2]
     assert run_args.dataloader_pin_memory == torch.accelerator.is_available()
     assert run_args.ddp_find_unused_parameters is False
+
+
+# --- bad run configs (docs/reliability.md §1) -------------------------------------------------
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("hiden_size: 32\n", "Unknown config key 'hiden_size'.*Did you mean 'hidden_size'"),
+        ("hidden_size: abc\n", "Bad config value: argument --hidden_size.*invalid int value: 'abc'"),
+        ("hidden_size: [1, 2]\n", r"'hidden_size' expected int, got list \(value: \[1, 2\]\)"),
+        ("hidden_size: -8\n", "hidden_size must be a positive integer, got -8"),
+        ("max_length: 0\n", "max_length must be a positive integer, got 0"),
+        ("per_device_train_batch_size: 0\n", "per_device_train_batch_size must be a positive integer, got 0"),
+        ("num_train_epochs: -1\n", "num_train_epochs must be a positive number, got -1"),
+        ("learning_rate: abc\n", "invalid float value: 'abc'"),
+        ("- a list\n", "must hold a mapping"),
+        ("corpus: [\n", "is not valid YAML"),
+    ],
+)
+def test_run_config_bad_yaml_fails_before_any_work(tmp_path, yaml_text, message):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(CONFIG_ERRORS, match=message):  # a model field: PosEncConfig's own check names it
+        parse_run_arguments([str(path)])
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--hiden_size", "32"], "Unknown command-line arguments: --hiden_size 32"),
+        (["--num_hidden_layers", "two"], "invalid int value: 'two'"),
+        (["--vocab_size", "-5"], "vocab_size must be a positive integer, got -5"),
+    ],
+)
+def test_run_config_bad_command_line(argv, message):
+    with pytest.raises(ValueError, match=message):
+        parse_run_arguments(argv)

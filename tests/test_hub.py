@@ -37,7 +37,11 @@ def hub(monkeypatch):
         return call
 
     monkeypatch.setattr(HfApi, "whoami", stand_in("whoami", lambda: {"name": "me"}))
-    monkeypatch.setattr(HfApi, "create_repo", stand_in("create_repo", lambda repo_id, **kw: RepoUrl(repo_id if "/" in repo_id else f"me/{repo_id}")))
+
+    def create_repo(repo_id, **kwargs):
+        return RepoUrl(repo_id if "/" in repo_id else f"me/{repo_id}")
+
+    monkeypatch.setattr(HfApi, "create_repo", stand_in("create_repo", create_repo))
     monkeypatch.setattr(HfApi, "upload_folder", stand_in("upload_folder", lambda **kw: "https://hf.co/me/x/commit/1"))
     return calls, fail
 

@@ -1,5 +1,5 @@
-"""PosEncModel and PosEncForSequenceClassification: shapes, attention backends, padding,
-position tables, losses, and save/load."""
+"""PosEncModel, PosEncForSequenceClassification and PosEncForMaskedLM: shapes, attention backends,
+padding, position tables, losses, bad inputs, and save/load."""
 
 import copy
 import itertools
@@ -7,10 +7,11 @@ import json
 
 import pytest
 import torch
+from conftest import TINY_MAX_LENGTH
 from tiny import batch, tiny_config, tiny_model
-from transformers import AutoModel, AutoModelForSequenceClassification
+from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-from posenc_hf import PosEncForSequenceClassification, PosEncModel
+from posenc_hf import PosEncForMaskedLM, PosEncForSequenceClassification, PosEncModel
 from posenc_hf.configuration_posenc import LAYER_NORM_POSITIONS, POOLING_TYPES, POSITION_EMBEDDING_TYPES
 
 
@@ -106,6 +107,48 @@ def test_positions_change_the_output_only_when_the_model_has_them():
         assert same == (position == "none"), position
 
 
+# --- bad inputs (docs/reliability.md, §1 model): rejected before the first layer runs ----------
+
+
+@pytest.fixture(scope="module")
+def folder_model(tiny_folder):
+    """The tiny folder's classifier, as `AutoModelForSequenceClassification` loads it."""
+    return AutoModelForSequenceClassification.from_pretrained(tiny_folder).eval()
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "make_input, message",
+    [
+        (lambda: "cell atom", "input_ids must be a torch.Tensor, got str"),
+        (lambda: [[2, 10, 3]], "input_ids must be a torch.Tensor, got list"),
+        (lambda: torch.tensor([[2.0, 10.0, 3.0]]), "integer token ids, got dtype torch.float32"),
+        (lambda: torch.tensor([2, 10, 3]), r"2 dimensions .* got shape \(3,\): add the batch dimension"),
+        (lambda: torch.zeros(1, 0, dtype=torch.long), r"input_ids is empty \(shape \(1, 0\)\)"),
+        (lambda: torch.tensor([[2, 10**6, 3]]), r"token id 1000000, outside the vocabulary \[0, \d+\)"),
+        (lambda: torch.tensor([[2, -1, 3]]), r"token id -1, outside the vocabulary"),
+        (lambda: torch.ones(1, 100 * TINY_MAX_LENGTH, dtype=torch.long), "length 3200 is longer than .*=32"),
+    ],
+    ids=["str", "list", "float", "1-d", "empty", "id-too-big", "id-negative", "100x-too-long"],
+)
+def test_model_rejects_bad_input_ids_naming_the_problem(folder_model, make_input, message):
+    with pytest.raises(ValueError, match=message):
+        folder_model(make_input())
+
+
+@pytest.mark.reliability
+def test_model_attention_mask_of_another_shape(folder_model):
+    with pytest.raises(ValueError, match=r"attention_mask has shape \(2, 4\).*\(2, 5\)"):
+        folder_model(torch.ones(2, 5, dtype=torch.long), attention_mask=torch.ones(2, 4, dtype=torch.long))
+
+
+@pytest.mark.reliability
+def test_model_all_padding_mask_gives_finite_logits(folder_model):
+    mask = torch.zeros(1, 5, dtype=torch.long)
+    logits = folder_model(torch.ones(1, 5, dtype=torch.long), attention_mask=mask).logits
+    assert torch.isfinite(logits).all()
+
+
 # --- over-long inputs and resizing ------------------------------------------------------------
 
 
@@ -169,7 +212,8 @@ def test_learned_table_is_a_parameter_that_receives_gradients():
     table = model.get_position_embeddings().weight
     assert isinstance(table, torch.nn.Parameter)
     model(batch(), labels=torch.tensor([0, 2])).loss.backward()
-    assert table.grad is not None and table.grad[:7].abs().sum() > 0
+    assert table.grad[:7].abs().sum() > 0  # the 7 positions of the batch learn
+    assert table.grad[7:].abs().max() == 0  # the positions it never reached do not
 
 
 def test_sinusoidal_table_is_a_fixed_buffer():
@@ -265,6 +309,16 @@ def test_saved_folder_contents(tmp_path):
         "AutoModelForSequenceClassification": "modeling_posenc.PosEncForSequenceClassification",
         "AutoModelForMaskedLM": "modeling_posenc.PosEncForMaskedLM",
     }
+
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+
+
+@pytest.mark.reliability
+def test_a_saved_folder_holds_no_pickle(tiny_folder):
+    """docs/reliability.md §5: weights only in safetensors, in a folder with its tokenizer too."""
+    assert not [p.name for p in tiny_folder.rglob("*") if p.name.endswith(PICKLE_SUFFIXES)]
+    assert (tiny_folder / "model.safetensors").is_file()
 
 
 @pytest.mark.parametrize("position", POSITION_EMBEDDING_TYPES)
@@ -470,3 +524,61 @@ def test_fine_tune_a_4_label_folder_on_a_3_label_csv_as_run_classification_does(
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model")
     assert reloaded.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
     assert reloaded.classifier.weight.shape[0] == 3
+
+
+# --- PosEncForMaskedLM: loss, sparse prediction, tied embedding, save/load ----------------------
+
+
+def tiny_mlm(seed=0, **overrides):
+    return tiny_model(PosEncForMaskedLM, seed=seed, **{"vocab_size": 40, **overrides})
+
+
+def masked_batch(vocab_size=40, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(5, vocab_size, (3, 8), generator=generator)
+    labels = torch.full_like(input_ids, -100)
+    labels[0, 1], labels[1, 3], labels[1, 6], labels[2, 0] = 7, 11, 5, 30
+    return input_ids, labels
+
+
+def test_mlm_loss_is_cross_entropy_over_masked_positions_only():
+    model = tiny_mlm()
+    input_ids, labels = masked_batch()
+    out = model(input_ids, labels=labels)
+    assert out.logits.shape == (3, 8, 40)
+    masked = labels != -100
+    expected = torch.nn.functional.cross_entropy(out.logits[masked], labels[masked])
+    torch.testing.assert_close(out.loss, expected)
+
+
+def test_sparse_prediction_gives_the_same_loss_on_masked_logits_only():
+    model = tiny_mlm()
+    input_ids, labels = masked_batch()
+    dense = model(input_ids, labels=labels)
+    model.sparse_prediction = True
+    sparse = model(input_ids, labels=labels)
+    assert sparse.logits.shape == (4, 40)
+    torch.testing.assert_close(sparse.loss, dense.loss)
+    torch.testing.assert_close(sparse.logits, dense.logits[labels != -100])
+    assert model(input_ids).logits.shape == (3, 8, 40)  # without labels: every position
+
+
+def test_output_embedding_is_the_input_embedding():
+    model = tiny_mlm()
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    model.resize_token_embeddings(48)
+    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert model.get_output_embeddings().weight.shape == (48, 16) and model.lm_head.decoder.bias.shape == (48,)
+
+
+def test_save_then_auto_model_for_masked_lm_gives_identical_logits(tmp_path):
+    model = tiny_mlm()
+    input_ids, _ = masked_batch()
+    model.save_pretrained(tmp_path)
+    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
+    assert auto_map["AutoModelForMaskedLM"] == "modeling_posenc.PosEncForMaskedLM"
+    loaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
+    assert type(loaded) is PosEncForMaskedLM
+    assert loaded.get_output_embeddings().weight is loaded.get_input_embeddings().weight
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(input_ids).logits, model(input_ids).logits, atol=0, rtol=0)

@@ -1,20 +1,33 @@
 """The main job end to end on the tiny smoke config: `accelerate launch train/run.py`, the folder it
-writes, resuming, DDP, inference from the folder, the push path, and errors before training."""
+writes (atomically), resuming, runs interrupted by signals (docs/reliability.md §3), DDP, masked-LM
+pretraining then fine-tuning, inference from the folder, the push path, and errors before training."""
 
+import errno
 import json
+import logging
+import math
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
+from conftest import snapshot, write_good_folder
+from safetensors.torch import load_file
 
+from posenc_hf import tasks, training
 from posenc_hf.card import read_card_metrics
 from posenc_hf.predict import load_classifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 RUN = str(REPO_ROOT / "train" / "run.py")
+HARNESS = str(REPO_ROOT / "tests" / "interrupt_harness.py")
 ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch"]
 ACCELERATE += ["--config_file", str(REPO_ROOT / "train" / "accelerate.yaml")]  # the README's: nothing to warn about
 SAMPLE_TEXTS = [
@@ -281,3 +294,171 @@ def test_output_dir_with_a_differently_shaped_posenc_checkpoint_is_left_alone(sm
     assert result.returncode != 0
     assert "hidden_size: checkpoint 16 vs this run 32" in result.stderr
     assert not (tmp_path / "model").exists()
+
+
+# --- the model folder is written atomically (docs/reliability.md §2) -------------------------------
+
+
+@pytest.mark.reliability
+def test_model_folder_weights_card_plots_and_metrics_all_go_through_the_temporary_folder(tmp_path, monkeypatch):
+    """`write_model_folder` writes nothing into the final folder: a failure while writing the card
+    (the last file) leaves the previous folder as it was."""
+    dest = tmp_path / "model"
+    before = write_good_folder(dest)
+    written = {}
+
+    def fake_plots(folder, *args, **kwargs):
+        written["plots"] = Path(folder)
+        return {}
+
+    def failing_card(folder, *args, **kwargs):
+        written["card"] = Path(folder)
+        (Path(folder) / "README.md").write_text("half a ca")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    saved = SimpleNamespace(weights=None, tokenizer=None)
+    model = SimpleNamespace(save_pretrained=lambda folder: setattr(saved, "weights", Path(folder)))
+    tokenizer = SimpleNamespace(save_pretrained=lambda folder: setattr(saved, "tokenizer", Path(folder)))
+    trainer = SimpleNamespace(model=model, state=SimpleNamespace(log_history=[]), args=None)
+    report = {"test": {"confusion_matrix": [[1]]}}
+    monkeypatch.setattr(tasks, "write_all_plots", fake_plots)
+    monkeypatch.setattr(tasks, "write_model_card", failing_card)
+
+    def write_task_files(staging):
+        tasks.Classification().write_files(staging, trainer, report, {"label_names": ["a"]}, "card.md")
+
+    with pytest.raises(OSError, match="No space left"):
+        training.write_model_folder(dest, trainer, tokenizer, report, write_task_files)
+    staging = tmp_path / ".model.tmp"
+    assert saved.weights == saved.tokenizer == written["plots"] == written["card"] == staging
+    assert snapshot(dest) == before and not staging.exists()
+
+
+# --- interrupted by signals, then resumed (docs/reliability.md §3) ---------------------------------
+# `interrupt_harness.py` runs the real `train/run.py` and pauses before a chosen step, so that each
+# signal lands at a known point (no race with a fast epoch). Every run uses one torch thread, so that
+# the uninterrupted reference can run beside the interrupted ones on two cores.
+
+SIGNAL_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+ONE_THREAD = [SMOKE, "--num_threads", "1", "--output_dir"]
+
+
+def start(script, output_dir, env=SIGNAL_ENV):
+    command = [sys.executable, script, *ONE_THREAD, str(output_dir)]
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process):
+    """Wait for a run of the plain command; its stderr (the log)."""
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-4000:]
+    return stderr
+
+
+def interrupt(output_dir, after_step, sig):
+    """The same command, sent `sig` while paused after optimizer step `after_step`."""
+    marker = Path(output_dir).parent / "paused"
+    marker.unlink(missing_ok=True)
+    env = {**SIGNAL_ENV, "PAUSE_AFTER_STEP": str(after_step), "PAUSE_MARKER": str(marker)}
+    process = start(HARNESS, output_dir, env)
+    deadline = time.monotonic() + 600
+    while not marker.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"never paused after step {after_step}:\n{process.communicate()[1][-4000:]}")
+        time.sleep(0.05)
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=600)
+    return process.returncode, stdout, stderr
+
+
+def complete(checkpoint):
+    return (checkpoint / "trainer_state.json").is_file() and (checkpoint / "model.safetensors").is_file()
+
+
+def eval_losses(checkpoint):
+    history = json.loads((checkpoint / "trainer_state.json").read_text())["log_history"]
+    return [(entry["step"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
+
+
+@pytest.mark.slow
+@pytest.mark.reliability
+def test_interrupted_three_ways_then_resumed_ends_like_an_uninterrupted_run(tmp_path):
+    """SIGINT and SIGTERM stop cleanly after saving a checkpoint (exit code 130), SIGKILL loses only the
+    steps since the last checkpoint, a checkpoint left half-written by a kill is skipped, and rerunning
+    the same command each time ends with the model, validation and test metrics of an uninterrupted run
+    with the same seed."""
+    out = tmp_path / "run"  # 6 optimizer steps per epoch, 2 epochs; a checkpoint at the end of each
+    reference = tmp_path / "uninterrupted"
+    uninterrupted_run = start(RUN, reference)  # runs beside the interrupted ones
+
+    # 1. Ctrl-C in epoch 1: the step finishes, a checkpoint is saved, exit code 130.
+    code, stdout, _ = interrupt(out, 3, signal.SIGINT)
+    assert code == 130 and "Stopped (SIGINT) after saving a checkpoint" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-4"] and complete(out / "checkpoint-4")
+
+    # 2. The same command resumes from it; SIGKILL in epoch 2, after checkpoint-6 is complete.
+    code, _, stderr = interrupt(out, 8, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert f"Found checkpoint {out / 'checkpoint-4'}" in stderr
+    assert complete(out / "checkpoint-6") and not (out / "model").exists()
+
+    # A kill while Trainer was writing checkpoint-12 would leave it like this: no trainer_state.json
+    # (written last), weights cut short.
+    half = out / "checkpoint-12"
+    shutil.copytree(out / "checkpoint-6", half)
+    (half / "trainer_state.json").unlink()
+    weights = (half / "model.safetensors").read_bytes()
+    (half / "model.safetensors").write_bytes(weights[: len(weights) // 3])
+
+    # 3. The same command skips the half-written checkpoint, resumes from checkpoint-6; SIGTERM.
+    code, stdout, stderr = interrupt(out, 9, signal.SIGTERM)
+    assert code == 130 and "Stopped (SIGTERM) after saving a checkpoint" in stdout
+    assert f"Skipping incomplete checkpoint {half}" in stderr
+    assert f"Found checkpoint {out / 'checkpoint-6'}" in stderr
+    assert complete(out / "checkpoint-10")
+
+    # 4. The same command, to the end: resumes from checkpoint-10.
+    assert f"Found checkpoint {out / 'checkpoint-10'}" in finish(start(RUN, out))
+
+    finish(uninterrupted_run)
+    resumed = json.loads((out / "model" / "metrics.json").read_text())
+    uninterrupted = json.loads((reference / "model" / "metrics.json").read_text())
+    assert resumed["test"] == uninterrupted["test"]
+    timing = ("runtime", "samples_per_second", "steps_per_second")
+    assert {k: v for k, v in resumed["validation"].items() if k not in timing} == {
+        k: v for k, v in uninterrupted["validation"].items() if k not in timing
+    }
+    assert eval_losses(out / "checkpoint-12") == eval_losses(reference / "checkpoint-12")
+    ours, theirs = load_file(out / "model" / "model.safetensors"), load_file(reference / "model" / "model.safetensors")
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    # Not compared: the logged training loss of an epoch that an interruption cut (Trainer does
+    # not checkpoint its running loss, so that log averages only the steps after the resume).
+
+
+# --- task mlm, then a classifier from its folder -------------------------------------------------
+
+
+def test_pretrain_then_fine_tune_through_the_run_pipeline(tmp_path, caplog):
+    from posenc_hf.arguments import parse_run_arguments
+    from posenc_hf.training import run_training
+
+    fast = ["--num_train_epochs", "1", "--report_to", "none", "--num_threads", "1"]
+    pretrained = run_training(
+        *parse_run_arguments([SMOKE, "--task", "mlm", "--output_dir", str(tmp_path / "mlm"), *fast])
+    )
+    assert (pretrained.folder / "model.safetensors").is_file()
+    scores = pretrained.test_metrics  # the masked LM's headline: its validation loss, as metrics.json holds it
+    assert scores == json.loads((pretrained.folder / "metrics.json").read_text())["validation"]
+    assert scores["perplexity"] == pytest.approx(math.exp(scores["mlm_loss"]))
+    assert json.loads((pretrained.folder / "config.json").read_text())["architectures"] == ["PosEncForMaskedLM"]
+    model_args, data_args, run_args = parse_run_arguments(
+        [SMOKE, "--model_name_or_path", str(pretrained.folder), "--output_dir", str(tmp_path / "cls"), *fast]
+    )
+    model_args.hidden_size = 64  # ignored: the architecture is the pretrained folder's
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.pretrained"):
+        result = run_training(model_args, data_args, run_args, REPO_ROOT / "model_card.md")
+    assert "newly initialised (2): classifier.bias, classifier.weight" in caplog.text
+    assert (result.folder / "tokenizer.json").read_text() == (pretrained.folder / "tokenizer.json").read_text()
+    config = json.loads((result.folder / "config.json").read_text())
+    assert config["hidden_size"] == 16 and config["architectures"] == ["PosEncForSequenceClassification"]

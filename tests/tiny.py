@@ -19,11 +19,13 @@ TINY_SIZES = dict(
 
 
 def tiny_config(**overrides):
-    return PosEncConfig(**{**TINY_SIZES, **overrides})
+    """`TINY_SIZES` with `overrides`; an `id2label` sets the number of labels itself."""
+    sizes = {key: value for key, value in TINY_SIZES.items() if not (key == "num_labels" and "id2label" in overrides)}
+    return PosEncConfig(**{**sizes, **overrides})
 
 
 def tiny_model(cls=PosEncForSequenceClassification, seed=0, **overrides):
-    """A seeded tiny model in eval mode."""
+    """A seeded tiny model in eval mode: `cls` (a PosEnc model class) of `tiny_config(**overrides)`."""
     torch.manual_seed(seed)
     return cls(tiny_config(**overrides)).eval()
 
