@@ -145,7 +145,8 @@ def test_compile_fullgraph_training_with_dropout_runs():
     input_ids, mask = padded_batch(4, 9)
     loss = compiled(input_ids=input_ids, attention_mask=mask, labels=torch.tensor([0, 1, 2, 1])).loss
     loss.backward()
-    assert torch.isfinite(loss) and model.classifier.weight.grad is not None
+    assert torch.isfinite(loss)
+    assert all(p.grad.abs().sum() > 0 for p in model.parameters() if p.requires_grad)  # every weight learns
 
 
 def test_posenc_predict_runs_an_onnx_export_like_its_model_folder(tiny_folder, tmp_path, capsys):

@@ -4,13 +4,15 @@ import json
 import math
 
 import pytest
+import tiny
 import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+from posenc_hf.arguments import DataArguments
 from posenc_hf.positions_posenc import sinusoidal_table
 from posenc_hf.tokenization import train_tokenizer
+from posenc_hf.training import load_data
 from research.diagnostics import (
     GradientNormCallback,
     collapse_shares,
@@ -22,6 +24,7 @@ from research.diagnostics import (
     table_report,
 )
 from research.study import main as study_main
+from research.study.plan import CORPUS_SETTINGS, PLANS
 
 TEXTS = [
     "the cat saw a dog near the old fish",
@@ -30,20 +33,18 @@ TEXTS = [
     "the quick small bird found a very happy cat then the dog and the fish",
 ] * 4
 MASK = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 0, 0]])  # lengths 6, 3, 4
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def tiny_model(num_layers=2, position_embedding_type="learned"):
-    config = PosEncConfig(
+    return tiny.tiny_model(
         vocab_size=120,
-        hidden_size=16,
         num_attention_heads=2,
         num_hidden_layers=num_layers,
-        intermediate_size=32,
         max_position_embeddings=32,
         num_labels=4,
         position_embedding_type=position_embedding_type,
     )
-    return PosEncForSequenceClassification(config)
 
 
 def padded_attention(weights_for_length, mask=MASK, heads=2):
@@ -101,13 +102,15 @@ def test_a_model_with_zero_queries_and_keys_attends_uniformly():
 
 
 def test_diagnose_reads_a_saved_model_folder(tmp_path):
+    """The folder's model and tokenizer give the report of the same model and tokenizer in memory."""
     tokenizer = train_tokenizer(TEXTS, vocab_size=120, model_max_length=32)
-    tiny_model(num_layers=2).save_pretrained(tmp_path)
+    model = tiny_model(num_layers=2)
+    model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     report = diagnose(str(tmp_path), TEXTS)
     assert len(report["attention"]["entropy_per_layer"]) == 2
-    assert all(0.0 <= e <= 1.0 + 1e-6 for e in report["attention"]["entropy_per_layer"])
     assert len(report["position_probe"]["accuracy_per_layer"]) == 3
+    assert report == diagnose(model, TEXTS, tokenizer)
 
 
 # --- position information ---------------------------------------------------------------------
@@ -126,7 +129,7 @@ def test_a_probe_on_the_position_table_itself_is_near_perfect():
     probe = position_probe(outputs)
     assert probe["accuracy_per_layer"][0] > 0.99
     assert probe["accuracy_per_layer"][1] < 0.5  # noise carries no position
-    assert 0 < probe["majority_baseline"] < 0.1
+    assert probe["majority_baseline"] == pytest.approx(60 / (60 * 10 + 30 * 6))  # positions 0-9: every sequence
 
 
 # --- the position table -----------------------------------------------------------------------
@@ -147,9 +150,12 @@ def test_similarity_by_distance_of_orthogonal_positions():
 
 def test_table_report_per_position_type():
     assert table_report(tiny_model(position_embedding_type="none")) is None
-    report = table_report(tiny_model(position_embedding_type="sinusoidal"), num_positions=10)
+    model = tiny_model(position_embedding_type="sinusoidal")
+    report = table_report(model, num_positions=10)
     assert report["num_positions"] == 10 and len(report["similarity_by_distance"]) == 10
-    assert 1.0 < report["effective_rank"] <= 10.0
+    first_rows = model.get_position_embeddings().weight[:10]  # of the table's 32
+    assert report["effective_rank"] == pytest.approx(effective_rank(first_rows))
+    assert report["similarity_by_distance"] == pytest.approx(similarity_by_distance(first_rows))
 
 
 # --- gradient norms during training -----------------------------------------------------------
@@ -186,7 +192,7 @@ def test_gradient_norm_callback_logs_one_norm_per_layer_per_step(tmp_path):
     assert len(logged) == 2
     assert all({"grad_norm_layer_1", "grad_norm_layer_2", "grad_norm_layer_3"} <= entry.keys() for entry in logged)
     assert logged[0]["grad_norm_layer_2"] == pytest.approx(callback.norms()[:2, 1].mean())
-    assert callback.plot(tmp_path / "norms.png").stat().st_size > 0
+    assert callback.plot(tmp_path / "norms.png").read_bytes()[:8] == PNG_SIGNATURE
 
 
 # --- the study command ------------------------------------------------------------------------
@@ -205,13 +211,17 @@ def test_study_smoke_runs_the_grid_and_writes_the_report(smoke_study):
     assert len(results["records"]) == 2  # one point with warm-up, the same without
     assert {r["warmup"] for r in results["records"]} == {True, False}
     record = results["records"][0]
-    assert 0.0 <= record["test_accuracy"] <= 1.0
+    smoke = PLANS["smoke"]
+    data_args = DataArguments(corpus="order", max_samples=smoke.train_rows["order"], **CORPUS_SETTINGS["order"])
+    test_texts = len(load_data(data_args, record["seed"])["test"])
+    correct = record["test_accuracy"] * test_texts  # the share of the smoke test split classified right
+    assert correct == pytest.approx(round(correct), abs=1e-9)
     assert len(record["grad_norm_per_layer"]) == record["depth"]
     assert all(math.isfinite(s["seconds"]) for s in results["length_scaling"]["series"])
     text = report.read_text()
     assert "## Claims and verdicts" in text and "Generated with `--smoke`" in text
     for name in ("position_probe", "attention_entropy", "gradient_norms", "cost_vs_length", "warmup"):
-        assert (out / "study" / f"{name}.png").stat().st_size > 0
+        assert (out / "study" / f"{name}.png").read_bytes()[:8] == PNG_SIGNATURE
         assert f"study/{name}.png" in text
     assert not (out / "study" / "runs.jsonl").exists()  # the journal goes once the study is done
 
