@@ -1,6 +1,10 @@
 """`python -m research.quality`: the tables and the verdict come from the runs' numbers."""
 
 import json
+import re
+import statistics
+
+import pytest
 
 from research import quality
 
@@ -12,6 +16,39 @@ def fake_run(accuracy, macro_f1, validation, pretraining=False):
         run["pretraining"] = {"mlm_loss": 4.0, "perplexity": 54.6, "wall_seconds": 100.0, "cpu_seconds": 90.0,
                               "peak_memory_mib": 900.0, "command": "python train/run.py pretrain"}  # fmt: skip
     return run
+
+
+def section(document, heading):
+    """The text under the first heading that starts with `heading`, up to the next heading."""
+    start = re.search(rf"^{re.escape(heading)}.*$", document, flags=re.M).end()
+    end = re.search(r"^#", document[start:], flags=re.M)
+    return document[start : start + end.start()] if end else document[start:]
+
+
+def table(text):
+    """The first Markdown table in `text`: one {column: cell} per row."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    header, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if "---" not in line]
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def mean_std(cell):
+    """(mean, std) of a table cell `mean ± std`."""
+    mean, std = cell.split(" ± ")
+    return float(mean), float(std)
+
+
+def in_percent(values):
+    """Mean ± sample standard deviation of scores in [0, 1], in percent: what a table cell holds."""
+    return pytest.approx((100 * statistics.mean(values), 100 * statistics.stdev(values) if len(values) > 1 else 0.0),
+                         abs=0.05)  # fmt: skip
+
+
+def scores(runs, metric):
+    return [run["test"][metric] if metric in run["test"] else run[metric] for run in runs.values()]
+
+
+LABELS = {row.name: row.label for row in quality.ROWS}
 
 
 def test_documents_hold_mean_and_std_of_the_runs_and_a_verdict_chosen_on_validation(tmp_path):
@@ -29,15 +66,27 @@ def test_documents_hold_mean_and_std_of_the_runs_and_a_verdict_chosen_on_validat
     assert round(verdict["margins"]["accuracy"], 6) == 0.01 and round(verdict["margins"]["macro_f1"], 6) == 0.01
     assert verdict["met"]
     document = (tmp_path / "quality.md").read_text()
-    assert "| 85.0 ± 7.1 | 75.0 ± 7.1 |" in document  # the baseline's mean ± sample std, in percent
-    assert "| 86.0 ± 1.4 | 76.0 ± 1.4 |" in document
-    assert "the accuracy margin is smaller than the larger standard deviation of the two rows (7.1 points)" in document
+    rows = {row["model"]: row for row in table(section(document, "### MMLU"))}
+    assert set(rows) == {LABELS[name] for name in results["mmlu"]}  # one row per configuration run
+    for name, runs in results["mmlu"].items():  # each row: the mean ± sample std of its runs, in percent
+        row = rows[LABELS[name]]
+        assert mean_std(row["test accuracy (%)"]) == in_percent(scores(runs, "accuracy")), name
+        assert mean_std(row["test macro-F1 (%)"]) == in_percent(scores(runs, "macro_f1")), name
+        assert mean_std(row["validation macro-F1 (%)"]) == in_percent(scores(runs, "validation_macro_f1")), name
+    said = next(line for line in section(document, "## Verdict").splitlines() if line.startswith("**mmlu**"))
+    assert f"*{LABELS['pretrained_learned']}*" in said  # the row chosen on validation
+    spread = max(
+        statistics.stdev(scores(results["mmlu"][name], "accuracy")) for name in ("tfidf_word", "pretrained_learned")
+    )
+    assert "within the seeds' spread" in said.lower() and f"({100 * spread:.1f} points)" in said
     assert "python train/run.py pretrain" in document and "$" not in document.split("## Protocol")[0]
 
 
 def test_built_in_corpora_skip_pretraining_and_the_dropout_table_pairs_the_two_settings(tmp_path):
     rows = quality.ROWS
-    assert [row.name for row in quality.rows_of("subject", rows)] == [r.name for r in rows if r.kind != "pretrained"]
+    # subject has neither a pretraining config nor a default one: no pretrained, default or BERT rows
+    skipped = ("pretrained", "default", "bert")
+    assert [row.name for row in quality.rows_of("subject", rows)] == [r.name for r in rows if r.kind not in skipped]
     assert quality.rows_of("goemotions", rows) == list(rows)
     assert [row.name for row in quality.rows_of("mmlu", rows)] == [r.name for r in rows if "15_epochs" not in r.name]
     results = {
@@ -49,9 +98,16 @@ def test_built_in_corpora_skip_pretraining_and_the_dropout_table_pairs_the_two_s
     }
     quality.write_documents(results, {"subject": []}, [0], 1, tmp_path)
     document = (tmp_path / "quality.md").read_text()
-    dropout = document.split("## Attention dropout")[1].split("##")[0]
-    assert "| subject | 0.0 (default) | 58.0 ± 0.0 | 57.0 ± 0.0 | 8 |" in dropout
-    assert "| subject | 0.1 | 52.0 ± 0.0 | 51.0 ± 0.0 | 8 |" in dropout
+    dropout = table(section(document, "## Attention dropout"))
+    assert [(row["corpus"], float(row["attention dropout"].split()[0])) for row in dropout] == [
+        ("subject", 0.0),
+        ("subject", 0.1),
+    ]
+    for row, name in zip(dropout, ("scratch_learned", "scratch_attention_dropout"), strict=True):
+        runs = results["subject"][name]  # each setting's row holds its own runs' numbers
+        assert mean_std(row["test accuracy (%)"]) == in_percent(scores(runs, "accuracy")), name
+        assert mean_std(row["test macro-F1 (%)"]) == in_percent(scores(runs, "macro_f1")), name
+        assert float(row["CPU s per run"]) == statistics.mean(run["cpu_seconds"] for run in runs.values())
     assert "(not run)" in document  # the real corpora were not in this run
 
 
