@@ -3,6 +3,7 @@ timed blocks): what every part measures and reports, never how fast (no timing c
 the command's `main(["--smoke"])` in this process, with the two slow parts replaced (the ONNX Runtime
 route, which has its own test, and the memory children)."""
 
+import json
 import math
 
 import pytest
@@ -230,12 +231,17 @@ def test_smoke_command_writes_results_report_profile_and_plot(tmp_path, monkeypa
         assert set(row["peak_memory_mb"]) == {"train_mb", "infer_mb"}
         peak = results["matmul_peak_gflops"]["median"]
         assert row["train_share_of_peak"] == pytest.approx(row["train_gflops"] / peak)
-    assert len(results["targets"]) == 2 * len(run.TARGETS)  # each target, padded and not
+        assert row["infer_share_of_peak"] == pytest.approx(row["infer_gflops"] / peak)
+    assert [(t["padded"], t["target"]) for t in results["targets"]] == [
+        (padded, target) for padded in (True, False) for target in run.TARGETS
+    ]
     assert results["compile"] is None  # not in a smoke run
     assert set(results["profile"]) == set(MODELS)
     written = {path.name: path for path in tmp_path.iterdir()}
     assert set(written) == {"results.json", "results.md", "profile.md", "scaling.png"}
+    assert json.loads(written["results.json"].read_text()) == json.loads(json.dumps(results))
     assert written["results.md"].read_text() == report.markdown(results)
+    assert written["profile.md"].read_text().startswith("# Training-step profiles")
     for heading in ("## Machine", "## Speed against BERT", "## Per model", "## Decisions", "## Inference routes"):
         assert heading in written["results.md"].read_text(), heading
     assert written["scaling.png"].read_bytes()[:8] == PNG_SIGNATURE
