@@ -26,8 +26,8 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 
 import posenc_hf  # noqa: F401  (registers the Auto classes)
 
-from .cli import quiet_progress_bars, run_command
 from .checkpoints import check_model_folder
+from .cli import quiet_progress_bars, run_command
 
 FORMATS = ("onnx", "dynamo")
 SAMPLE_TEXTS = ["A short text.", "A somewhat longer text, so that the batch has some padding in it."]

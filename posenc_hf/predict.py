@@ -19,9 +19,9 @@ from transformers import TextClassificationPipeline, pipeline
 
 import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code is needed)
 
+from .checkpoints import check_model_folder
 from .cli import quiet_progress_bars, run_command
 from .export import ExportedClassifier, is_export_folder
-from .checkpoints import check_model_folder
 
 
 class CheckedTextClassificationPipeline(TextClassificationPipeline):
