@@ -250,6 +250,36 @@ def test_two_process_cpu_ddp_matches_one_process_of_the_same_global_batch(smoke_
     assert ddp_metrics["final_train_loss"] == pytest.approx(single["final_train_loss"], abs=0.05)
 
 
+def test_two_machines_of_one_process_each_train_as_one_ddp_run(smoke_folder, tmp_path):
+    """Multi-node as far as one machine allows: two launches of train/accelerate_multinode.yaml
+    (machine_rank 0 and 1) meet on 127.0.0.1 and train as one two-process DDP run."""
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
+    launch += [
+        str(REPO_ROOT / "train" / "accelerate_multinode.yaml"),
+        "--main_process_port",
+        str(29500 + os.getpid() % 500),
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    args = [RUN, SMOKE, "--output_dir", str(tmp_path), "--use_cpu", "true", "--per_device_train_batch_size", "4"]
+    machines = [
+        subprocess.Popen(
+            [*launch, "--machine_rank", str(rank), *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        for rank in (0, 1)
+    ]
+    outputs = [machine.communicate(timeout=600)[0] for machine in machines]
+    assert [machine.returncode for machine in machines] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert "Model folder" in outputs[0] and "Model folder" not in outputs[1]  # the main process writes it
+    two_machines, single = read_metrics(tmp_path / "model"), read_metrics(smoke_folder)
+    assert two_machines["num_processes"] == 2
+    assert two_machines["final_train_loss"] == pytest.approx(single["final_train_loss"], abs=0.05)
+
+
 # --- errors before training --------------------------------------------------------------------
 
 
