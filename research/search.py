@@ -7,8 +7,9 @@ built from the config as `train/run.py` builds them; each trial changes only wha
 training fields through `hp_space` and the model fields through `model_init`. The objective is the
 validation macro-F1 after the last epoch; the test split is never loaded into a trial. optuna's
 median pruner stops a trial whose validation score trails the median of earlier trials at the same
-epoch. The output lists every trial (parameters, objective, state) and the best one; the chosen
-values are then copied into the corpus's config, with a comment that points here.
+step, from a third of the training on (the MMLU search of docs/quality.md pruned from step 5, i.e.
+after the first epoch). The output lists every trial (parameters, objective, state) and the best one;
+the chosen values are then copied into the corpus's config, with a comment that points here.
 """
 
 import argparse
@@ -47,6 +48,13 @@ def model_fields(trial):
         "pooling": trial.suggest_categorical("pooling", ["mean", "cls"]),
         "position_embedding_type": trial.suggest_categorical("position_embedding_type", ["learned", "sinusoidal"]),
     }
+
+
+def warmup_steps(run_args, tokenized):
+    """Prune no trial before a third of its optimizer steps (Trainer reports the objective by step): a
+    slow start is not a bad recipe."""
+    steps_per_epoch = -(-len(tokenized["train"]) // run_args.per_device_train_batch_size)
+    return int(steps_per_epoch * run_args.num_train_epochs / 3)
 
 
 def search(config_path, trials, seed, storage, extra_args=()):
@@ -89,7 +97,7 @@ def search(config_path, trials, seed, storage, extra_args=()):
         direction="maximize",
         backend="optuna",
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=5),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=warmup_steps(run_args, tokenized)),
         storage=f"sqlite:///{storage}",  # every trial on disk: an interrupted search resumes
         study_name=Path(config_path).stem,
         load_if_exists=True,
