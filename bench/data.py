@@ -165,7 +165,7 @@ def load_average() -> str:
 
 
 def run(sizes=DEFAULT_SIZES, num_proc: int | None = None, out: Path = RESULTS, source=None) -> list[dict]:
-    """Measure every size; write `data.json` under `out`; return the per-size results."""
+    """Measure every size; write `data.json` under `out` after each size; return the per-size results."""
     source = source or goemotions_rows()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_data_") as folder:
@@ -173,10 +173,15 @@ def run(sizes=DEFAULT_SIZES, num_proc: int | None = None, out: Path = RESULTS, s
             before = load_average()
             result = with_total(run_size(rows, Path(folder), source, num_proc))
             results.append({**result, "load_before": before, "load_after": load_average()})
+            write_results(out, sizes, num_proc, results)
+    return results
+
+
+def write_results(out: Path, sizes, num_proc: int | None, results: list[dict]) -> None:
+    """`data.json`: the settings and the sizes measured so far (a long run keeps what it measured)."""
     out.mkdir(parents=True, exist_ok=True)
     record = {"sizes": list(sizes), "num_proc": num_proc, "cpus": os.cpu_count(), "results": results}
     (out / "data.json").write_text(json.dumps(record, indent=2) + "\n")
-    return results
 
 
 def main(argv=None) -> None:
