@@ -104,6 +104,10 @@ class DataArguments:
     max_samples: int | None = field(default=None, metadata={"help": "Cap on rows per split (quick runs)."})
     max_length: int = field(default=128, metadata={"help": "Tokens per text; longer texts are truncated."})
     vocab_size: int = field(default=8000, metadata={"help": "WordPiece vocabulary size when training one."})
+    tokenizer_max_texts: int | None = field(
+        default=100_000,
+        metadata={"help": "Train the tokenizer on a seeded sample of at most this many texts (None: all)."},
+    )
     tokenizer_name_or_path: str | None = field(
         default=None, metadata={"help": "A saved tokenizer to use instead of training one on the train split."}
     )
@@ -287,10 +291,10 @@ def raise_value_error(message):
 
 # Sizes and counts of the data and the run that must be positive integers (None: no cap).
 POSITIVE_INTEGERS = {
-    "data": ("max_length", "vocab_size", "max_samples"),
+    "data": ("max_length", "vocab_size", "max_samples", "tokenizer_max_texts"),
     "run": ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"),
 }
-OPTIONAL = ("max_samples",)
+OPTIONAL = ("max_samples", "tokenizer_max_texts")
 
 
 def check_run_arguments(model_args, data_args, run_args):

@@ -4,17 +4,19 @@ Every split has exactly the features `text: Value("string")` and `label: ClassLa
 `load_corpus(source)` reads:
 
 - `"subject"`, `"sentiment"`: the corpora shipped in `posenc_hf/corpora/` (see their DATASHEET.md).
-- `"order"`: the synthetic word-order corpus of `posenc_hf.order_corpus`, generated from `seed`.
+- `"order"`: the synthetic word-order corpus of `posenc_hf.corpora.order`, generated from `seed`.
 - `"mmlu"`, `"goemotions"`: those public datasets from a local folder (`data_dir`, else
   `$POSENC_SHARED/data/<name>`), through the adapters in `posenc_hf.corpora`.
 - a CSV, TSV, JSON (an array of records), JSON Lines or Parquet file, or a folder of them whose file
   names say the split: `train*`, `validation*`/`valid*`/`val*`/`dev*`, `test*`.
 - anything else: a Hugging Face Hub dataset id, through `datasets.load_dataset`.
+(Files, folders and Hub ids are read by `posenc_hf.corpora.files`.)
 
 Split policy: a split the source lacks is carved out of `train`, stratified by label and seeded:
 `test_size` and `validation_size` are fractions of that train data (a single file gives 80/10/10),
-taken from each class (rounded, at least one row per split); a class with fewer rows than splits to
-fill is a `ValueError` naming the file, the class and its count.
+each split's rows (its fraction of all, rounded) drawn from the classes in proportion to their
+sizes, at least one row of each class per split; a class with fewer rows than splits to fill is a
+`ValueError` naming the file, the class and its count.
 So MMLU, pooled, is split 80/10/10, and GoEmotions keeps `dev.tsv` as test (see `posenc_hf.corpora`).
 `max_samples` then caps each split to a seeded random subset.
 
@@ -23,27 +25,29 @@ an error. Rows with empty or whitespace-only text are dropped with a logged coun
 malformed raises a `ValueError` naming the file, the row (1-based, header excluded) and the problem.
 """
 
-import csv
-import json
 import logging
 import os
-import re
 from pathlib import Path
 
-import datasets
 import numpy as np
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets, load_dataset
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
 
-from .corpora import CORPORA_DIR, LABEL_NAMES, MMLU_LEVELS, Pieces, read_goemotions, read_mmlu, shared_folder
-from .order_corpus import CUE_WORDS, make_order_corpus
+from .corpora import (
+    CORPORA_DIR,
+    LABEL_NAMES,
+    MMLU_LEVELS,
+    NAMED_CORPORA,
+    Pieces,
+    read_goemotions,
+    read_mmlu,
+    shared_folder,
+)
+from .corpora.files import FILE_BUILDERS, read_file, read_folder, read_hub
+from .corpora.order import CUE_WORDS, make_order_corpus
 
 logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
-FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
-SPLIT_ALIASES = {"train": "train", "test": "test", **dict.fromkeys(["validation", "valid", "val", "dev"], "validation")}
-SPLIT_FILE_NAME = re.compile(r"(train|validation|valid|val|dev|test)(?![a-z])")
-NAMED_CORPORA = ("order", *LABEL_NAMES, "mmlu", "goemotions")
 BATCH_SIZE = 10_000  # rows per batch of the checking `.map` and the label scan
 
 
@@ -109,19 +113,19 @@ def _read_source(
         corpus = make_order_corpus(seed=seed)
         return {split: [(f"order corpus ({split})", rows)] for split, rows in corpus.items()}, list(CUE_WORDS)
     if source in LABEL_NAMES:
-        return _read_folder(CORPORA_DIR / source, "text", "label"), LABEL_NAMES[source]
+        return read_folder(CORPORA_DIR / source, "text", "label"), LABEL_NAMES[source]
     if source == "mmlu":
         return read_mmlu(shared_folder("mmlu", data_dir), with_options, heldout), LABEL_NAMES["subject"]
     if source == "goemotions":
         return read_goemotions(shared_folder("goemotions", data_dir)), LABEL_NAMES["sentiment"]
     path, kind = Path(source).expanduser(), source_kind(source)
     if kind == "folder":
-        return _read_folder(path, text_column, label_column), None
+        return read_folder(path, text_column, label_column), None
     if kind == "file":
         if not path.is_file():
             raise ValueError(f"no such file: {path}")
-        return {"train": [(str(path), _read_file(path, text_column, label_column))]}, None
-    return _read_hub(str(source), text_column, label_column), None
+        return {"train": [(str(path), read_file(path, text_column, label_column))]}, None
+    return read_hub(str(source), text_column, label_column), None
 
 
 def source_kind(source: str | os.PathLike) -> str:
@@ -148,149 +152,7 @@ def source_name(source: str | os.PathLike) -> str:
     return path.stem if kind == "file" else path.name
 
 
-# --- files, folders and the Hub ---------------------------------------------------------------
-
-
-def _read_folder(folder: Path, text_column: str, label_column: str) -> Pieces:
-    """Read the data files in `folder`, each as the split its name says; a lone file is `train`."""
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in FILE_BUILDERS)
-    if not files:
-        raise ValueError(f"no {', '.join(FILE_BUILDERS)} files in {folder}")
-    pieces: Pieces = {}
-    for path in files:
-        split = "train" if len(files) == 1 else _split_of(path)
-        pieces.setdefault(split, []).append((str(path), _read_file(path, text_column, label_column)))
-    return pieces
-
-
-def _split_of(path: Path) -> str:
-    """The split a file's name announces: train, validation (valid, val, dev) or test."""
-    match = SPLIT_FILE_NAME.match(path.stem.lower())
-    if match is None:
-        raise ValueError(f"cannot tell which split {path} holds: name it train, validation (valid, val, dev) or test")
-    return SPLIT_ALIASES[match.group(1)]
-
-
-def _read_file(path: Path, text_column: str, label_column: str) -> Dataset:
-    """Load one data file with the `datasets` builder its extension names; errors name the file."""
-    builder = FILE_BUILDERS.get(path.suffix.lower())
-    if builder is None:
-        raise ValueError(f"unsupported file type {path.suffix!r} for {path}: use one of {', '.join(FILE_BUILDERS)}")
-    options = _csv_options(path) if builder == "csv" else {}
-    try:
-        rows = load_dataset(builder, data_files=str(path), split="train", **options)
-    except Exception as err:  # datasets, pandas and pyarrow each raise their own kinds
-        if builder == "json":
-            _check_json(path)  # names the malformed line, if that is what failed
-        raise ValueError(f"could not read {path} as {builder}: {err}") from err
-    return _standard_columns(rows, str(path), text_column, label_column)
-
-
-def _csv_options(path: Path) -> dict:
-    """Read every CSV/TSV column as a string: no type guessing, and "NA" or "None" stay words."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as file:  # -sig: a spreadsheet's byte-order mark
-            reader = csv.reader(file, delimiter=delimiter)
-            header, first_row = next(reader, None), next(reader, None)
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"could not read {path} as text {path.suffix[1:].upper()}: {err}") from err
-    if header is None or first_row is None:
-        raise ValueError(f"{path} has no data rows")
-    names = [name or f"Unnamed: {i}" for i, name in enumerate(header)]  # pandas' name for an index column
-    features = Features({name: Value("string") for name in names})
-    return {"delimiter": delimiter, "header": 0, "column_names": names, "features": features, "keep_default_na": False}
-
-
-def _check_json(path: Path) -> None:
-    """Name the first malformed line of a JSON array or JSON Lines file (datasets' error does not).
-
-    Run only when datasets could not read the file. JSON Lines are read and parsed one line at a
-    time, so memory stays flat whatever the file's size; a JSON array is parsed whole, as datasets does.
-    """
-    try:
-        with path.open(encoding="utf-8", newline="\n") as file:
-            is_array = _first_character(file) == "["
-            file.seek(0)
-            records = _check_json_array(file, path) if is_array else _check_json_lines(file, path)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"could not read {path} as UTF-8 text: {err}") from err
-    if records == 0:
-        raise ValueError(f"{path} has no records")
-
-
-def _first_character(file) -> str:
-    """The first character of a text file that is not whitespace ("" for a blank file)."""
-    for line in file:
-        if line.strip():
-            return line.lstrip()[0]
-    return ""
-
-
-def _check_json_array(file, path: Path) -> int:
-    """Parse a JSON array file; its number of records."""
-    parsed = _parse_json(file.read(), 1, path)
-    return len(parsed) if isinstance(parsed, list) else 1
-
-
-def _check_json_lines(file, path: Path) -> int:
-    """Parse a JSON Lines file one line at a time; its number of records.
-
-    Lines end at "\\n" only (the file is opened so): JSON strings may hold other line separators.
-    """
-    records = 0
-    for number, line in enumerate(file, start=1):
-        if line.strip():
-            _parse_json(line.removesuffix("\n"), number, path)
-            records += 1
-    return records
-
-
-def _parse_json(chunk: str, first_line: int, path: Path):
-    """`json.loads`, with an error that gives the file's line number."""
-    try:
-        return json.loads(chunk)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"malformed JSON in {path} at line {first_line + err.lineno - 1}: {err.msg}") from err
-
-
-def _read_hub(dataset_id: str, text_column: str, label_column: str) -> Pieces:
-    """Load a Hub dataset (or its local cached copy); split names follow the file-name aliases."""
-    try:
-        corpus = load_dataset(dataset_id)
-    except Exception as err:  # offline, missing, gated, or not a dataset at all
-        hub = "Hub access is offline (HF_HUB_OFFLINE)" if datasets.config.HF_HUB_OFFLINE else "Hub access failed"
-        named = ", ".join(NAMED_CORPORA)
-        raise ValueError(
-            f"{dataset_id!r} was not found locally (it is not a named corpus: {named}; nor an existing file or "
-            f"folder; nor a dataset in the local cache) and {hub}: {err}"
-        ) from err
-    pieces: Pieces = {}
-    for split, rows in corpus.items():
-        if split not in SPLIT_ALIASES:
-            logger.warning("%s: ignoring split %r (not train, validation or test)", dataset_id, split)
-            continue
-        where = f"{dataset_id} ({split} split)"
-        pieces.setdefault(SPLIT_ALIASES[split], []).append(
-            (where, _standard_columns(rows, where, text_column, label_column))
-        )
-    return pieces
-
-
 # --- labels, checks and splits ---------------------------------------------------------------
-
-
-def _standard_columns(rows: Dataset, where: str, text_column: str, label_column: str) -> Dataset:
-    """Keep the text and label columns, renamed `text` and `label`; other columns are left out."""
-    for column in (text_column, label_column):
-        if column not in rows.column_names:
-            raise ValueError(
-                f"column {column!r} not found in {where}; available columns: {', '.join(rows.column_names)}"
-            )
-    rows = rows.select_columns([text_column, label_column])
-    return rows.rename_columns(
-        {old: new for old, new in [(text_column, "text"), (label_column, "label")] if old != new}
-    )
 
 
 def _label_names(given: list[str] | None, pieces: Pieces) -> list[str]:
@@ -428,8 +290,8 @@ def _fill_missing_splits(
 def _stratified_split(rows: Dataset, fractions: dict[str, float], seed: int, source: str) -> dict[str, Dataset]:
     """Split `rows` into `train` and each split of `fractions`, class by class, seeded.
 
-    Each class gives each carved split its fraction of its rows (rounded, at least one), and keeps at
-    least one for `train`; rows keep their file order within a split. The labels are read once, as an
+    Each carved split gets its fraction of all rows, drawn from every class in proportion to its size
+    (`_class_quotas`), at least one row per class, and `train` keeps at least one of each; rows keep their file order within a split. The labels are read once, as an
     Arrow column, and the splits are `select`s of index arrays: no pass over the rows in Python.
     """
     labels = label_array(rows)
@@ -439,9 +301,9 @@ def _stratified_split(rows: Dataset, fractions: dict[str, float], seed: int, sou
     order = np.random.default_rng(seed).permutation(len(labels))
     order = order[np.argsort(labels[order], kind="stable")]  # grouped by class, shuffled within each
     parts = {split: [] for split in ["train", *fractions]}
-    for start, count in zip(np.cumsum(counts) - counts, counts, strict=True):
-        quotas = _class_quotas(int(count), list(fractions.values()))
-        bounds = np.cumsum([0, *quotas]) + start
+    quotas = _class_quotas(counts, list(fractions.values()))
+    for start, count, quota in zip(np.cumsum(counts) - counts, counts, quotas, strict=True):
+        bounds = np.cumsum([0, *quota]) + start
         for split, begin, end in zip(fractions, bounds[:-1], bounds[1:], strict=True):
             parts[split].append(order[begin:end])
         parts["train"].append(order[bounds[-1] : start + count])
@@ -460,13 +322,21 @@ def _check_stratifiable(counts: np.ndarray, names: list[str], splits: list[str],
         )
 
 
-def _class_quotas(count: int, fractions: list[float]) -> list[int]:
-    """Rows of one class for each carved split: its fraction, rounded, at least 1, leaving train one or more."""
-    if count == 0:
-        return [0] * len(fractions)
-    quotas = [max(1, int(count * fraction + 0.5)) for fraction in fractions]
-    while sum(quotas) > count - 1:
-        quotas[quotas.index(max(quotas))] -= 1
+def _class_quotas(counts: np.ndarray, fractions: list[float]) -> np.ndarray:
+    """Rows of each class (rows) for each carved split (columns): the split's fraction of all rows,
+    rounded, spread over the classes in proportion to their sizes (largest remainders first), at least
+    one per class present, and at least one row of each class left for `train`."""
+    columns = []
+    for fraction in fractions:
+        exact = counts * fraction
+        quota = np.floor(exact).astype(int)
+        missing = max(0, round(counts.sum() * fraction) - quota.sum())
+        quota[np.argsort(quota - exact, kind="stable")[:missing]] += 1
+        columns.append(quota)
+    quotas = np.maximum(np.stack(columns, axis=1), (counts > 0)[:, None])
+    for label, count in enumerate(counts):
+        while count and quotas[label].sum() > count - 1:
+            quotas[label, quotas[label].argmax()] -= 1
     return quotas
 
 

@@ -17,7 +17,7 @@ from transformers import DataCollatorForLanguageModeling, DataCollatorWithPaddin
 
 from .card import best_validation_metrics, write_masked_lm_card, write_model_card
 from .corpora.unlabelled import pretraining_texts
-from .data import source_name
+from .data import label_array, source_name
 from .losses import class_weighted_loss
 from .metrics import classification_report, trainer_compute_metrics
 from .modeling_posenc import PosEncForMaskedLM, PosEncForSequenceClassification
@@ -64,7 +64,7 @@ class Classification:
         callbacks = []
         if run_args.early_stopping_patience:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
-        train_labels = tokenized["train"]["label"]
+        train_labels = label_array(tokenized["train"])
         return {
             "data_collator": DataCollatorWithPadding(tokenizer),
             "compute_metrics": trainer_compute_metrics(label_names),

@@ -61,7 +61,12 @@ def get_tokenizer(data_args, train_texts, checkpoint=None):
         tokenizer = AutoTokenizer.from_pretrained(source)
         tokenizer.model_max_length = min(tokenizer.model_max_length, data_args.max_length)
         return tokenizer
-    return train_tokenizer(train_texts, vocab_size=data_args.vocab_size, model_max_length=data_args.max_length)
+    return train_tokenizer(
+        train_texts,
+        vocab_size=data_args.vocab_size,
+        model_max_length=data_args.max_length,
+        max_texts=data_args.tokenizer_max_texts,
+    )
 
 
 def build_config(model_args, tokenizer, label_names):

@@ -22,6 +22,7 @@ LABEL_NAMES = {
 }
 MMLU_SUBJECTS = {"biology": "Biology", "chemistry": "Chemistry", "mathematics": "Maths", "physics": "Physics"}
 MMLU_LEVELS = ("college", "high_school")
+NAMED_CORPORA = ("order", *LABEL_NAMES, "mmlu", "goemotions")  # what load_corpus reads by name
 MMLU_COLUMNS = ["question", "A", "B", "C", "D", "answer"]
 GOEMOTIONS_CLASSES = {"joy": "Joyful", "excitement": "Excited", "disappointment": "Disappointed",
                       "annoyance": "Frustrated", "anger": "Frustrated"}  # fmt: skip
