@@ -291,8 +291,9 @@ def _stratified_split(rows: Dataset, fractions: dict[str, float], seed: int, sou
     """Split `rows` into `train` and each split of `fractions`, class by class, seeded.
 
     Each carved split gets its fraction of all rows, drawn from every class in proportion to its size
-    (`_class_quotas`), at least one row per class, and `train` keeps at least one of each; rows keep their file order within a split. The labels are read once, as an
-    Arrow column, and the splits are `select`s of index arrays: no pass over the rows in Python.
+    (`_class_quotas`), at least one row per class, and `train` keeps at least one of each; rows keep
+    their file order within a split. The labels are read once, as an Arrow column, and the splits are
+    `select`s of index arrays: no pass over the rows in Python.
     """
     labels = label_array(rows)
     names = rows.features["label"].names
