@@ -459,9 +459,13 @@ def commands_of(results):
 
 
 def seed_runs(previous, runs_dir):
-    """Write each run of an earlier results.json as `result.json` in its folder, unless one is there."""
+    """Write each run of an earlier results.json as `result.json` in its folder, unless one is there. The
+    target's rows (`TARGET_ROWS`) are left to run again: they are compared with each other, so all of
+    them come from the current code and splits."""
     for corpus, rows in previous["runs"].items():
         for row, per_seed in rows.items():
+            if row in TARGET_ROWS:
+                continue
             for seed, result in per_seed.items():
                 path = runs_dir / corpus / row / f"seed_{seed}" / "result.json"
                 if not path.is_file():
