@@ -27,6 +27,8 @@ MMLU_COLUMNS = ["question", "A", "B", "C", "D", "answer"]
 GOEMOTIONS_CLASSES = {"joy": "Joyful", "excitement": "Excited", "disappointment": "Disappointed",
                       "annoyance": "Frustrated", "anger": "Frustrated"}  # fmt: skip
 
+GOEMOTIONS_COLUMNS = ["text", "label_ids", "comment_id"]  # train.tsv and dev.tsv, which have no header
+
 Pieces = dict[str, list[tuple[str, Dataset]]]  # split -> [(where the rows came from, rows with text and label)]
 
 
@@ -104,22 +106,13 @@ def read_goemotions(folder: Path) -> Pieces:
         if not path.is_file():
             raise ValueError(f"GoEmotions file {path} does not exist")
     emotions = (folder / "labels.txt").read_text(encoding="utf-8").split()
-    columns = ["text", "label_ids", "comment_id"]
-    corpus = load_dataset(
-        "csv",
-        data_files={split: str(path) for split, path in files.items()},
-        delimiter="\t",
-        header=None,
-        column_names=columns,
-        features=Features({column: Value("string") for column in columns}),
-        keep_default_na=False,
-    )
+    corpus = load_goemotions_files({split: str(path) for split, path in files.items()})
     pieces: Pieces = {}
     for split, rows in corpus.items():
         mapped = rows.map(
             lambda ids: {"label": _goemotions_class(ids, emotions)},
             input_columns="label_ids",
-            remove_columns=columns[1:],
+            remove_columns=GOEMOTIONS_COLUMNS[1:],
         )
         kept = mapped.filter(lambda label: label is not None, input_columns="label")
         logger.info(
@@ -130,6 +123,21 @@ def read_goemotions(folder: Path) -> Pieces:
         )
         pieces[split] = [(str(files[split]), kept)]
     return pieces
+
+
+def load_goemotions_files(data_files, **options):
+    """GoEmotions TSV files as `datasets` rows: no header, three string columns (`GOEMOTIONS_COLUMNS`),
+    nothing read as a number or a missing value. `options` go to `load_dataset` (e.g. `split`)."""
+    return load_dataset(
+        "csv",
+        data_files=data_files,
+        delimiter="\t",
+        header=None,
+        column_names=GOEMOTIONS_COLUMNS,
+        features=Features({column: Value("string") for column in GOEMOTIONS_COLUMNS}),
+        keep_default_na=False,
+        **options,
+    )
 
 
 def _goemotions_class(label_ids: str, emotions: list[str]) -> str | None:

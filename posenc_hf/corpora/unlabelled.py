@@ -7,10 +7,8 @@ test score are on text the encoder has not seen.
 
 import random
 
-from datasets import Features, Value, load_dataset
-
 from ..data import SPLITS, load_corpus
-from . import shared_folder
+from . import load_goemotions_files, shared_folder
 
 
 def pretraining_texts(dataset, data_args, seed):
@@ -36,17 +34,7 @@ def goemotions_texts(data_args, seed):
     split: its comments only when `pretrain_splits` names test). Parsed as `read_goemotions` parses."""
     folder = shared_folder("goemotions", data_args.data_dir)
     files = ["train.tsv", *(["dev.tsv"] if "test" in data_args.pretrain_splits else [])]
-    columns = ["text", "label_ids", "comment_id"]
-    rows = load_dataset(
-        "csv",
-        data_files=[str(folder / name) for name in files],
-        split="train",
-        delimiter="\t",
-        header=None,
-        column_names=columns,
-        features=Features({column: Value("string") for column in columns}),
-        keep_default_na=False,
-    )
+    rows = load_goemotions_files([str(folder / name) for name in files], split="train")
     return [text for text in rows["text"] if text.strip()]
 
 
