@@ -80,6 +80,7 @@ def peak_rss_mib() -> float:
 def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int = 8000) -> dict:
     """Run the four phases on `csv_path` in this process; seconds and peak RSS (MiB) per phase."""
     from posenc_hf.data import label_counts, load_corpus
+    from posenc_hf.tasks import tokenize  # what a run does: batched token ids, truncated; no padding
     from posenc_hf.tokenization import train_tokenizer
 
     options = {} if num_proc is None else {"num_proc": num_proc}
@@ -100,15 +101,6 @@ def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int 
     results["rows"] = sum(len(rows) for rows in state["corpus"].values())
     results["vocab"] = len(state["tokenizer"])
     return results
-
-
-def tokenize(corpus, tokenizer, num_proc: int | None):
-    """What a run does (`training.tokenize_splits`): batched token ids, truncated; no padding."""
-
-    def encode(batch):
-        return tokenizer(batch["text"], truncation=True)
-
-    return corpus.map(encode, batched=True, remove_columns=["text"], num_proc=num_proc)
 
 
 def run_size(rows: int, folder: Path, source: list[tuple[str, str]], num_proc: int | None) -> dict:

@@ -28,13 +28,14 @@ NO_LABELS = ["LABEL_0", "LABEL_1"]  # a masked LM has no classes; transformers' 
 MLM_VALIDATION_SHARE = 0.05  # of the pretraining texts, held out for the masked-LM loss
 
 
-def tokenize(splits, tokenizer, **options):
-    """Token ids, truncated to the tokenizer's model_max_length; padding is the collator's job."""
+def tokenize(splits, tokenizer, num_proc=None, **options):
+    """Token ids, truncated to the tokenizer's model_max_length; padding is the collator's job.
+    `options` go to the tokenizer; `num_proc` to `datasets`' `map`."""
 
     def encode(batch):
         return tokenizer(batch["text"], truncation=True, **options)
 
-    return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing")
+    return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing", num_proc=num_proc)
 
 
 class Classification:
