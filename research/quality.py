@@ -467,23 +467,23 @@ def seed_runs(previous, runs_dir):
             if row in TARGET_ROWS:
                 continue
             for seed, result in per_seed.items():
-                path = runs_dir / corpus / row / f"seed_{seed}" / "result.json"
-                if not path.is_file():
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(json.dumps(result, indent=2) + "\n")
+                write_missing(runs_dir / corpus / row / f"seed_{seed}", result)
                 if "pretraining" in result and row in ROW_BY_NAME:  # and its masked LM, which run_row asks for first
                     pretrain_seed = 0 if CORPORA[corpus].shared_pretraining else seed
-                    mlm = runs_dir / corpus / ROW_BY_NAME[row].mlm_folder / f"seed_{pretrain_seed}" / "result.json"
-                    if not mlm.is_file():
-                        mlm.parent.mkdir(parents=True, exist_ok=True)
-                        mlm.write_text(json.dumps(result["pretraining"], indent=2) + "\n")
+                    mlm_folder = runs_dir / corpus / ROW_BY_NAME[row].mlm_folder / f"seed_{pretrain_seed}"
+                    write_missing(mlm_folder, result["pretraining"])
     for corpus, tried in previous.get("tuning", {}).items():
         for entry in tried:
-            path = runs_dir / corpus / entry["row"] / "seed_0" / "result.json"
-            if not path.is_file():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                result = {key: value for key, value in entry.items() if key not in ("row", "args")}
-                path.write_text(json.dumps(result, indent=2) + "\n")
+            result = {key: value for key, value in entry.items() if key not in ("row", "args")}
+            write_missing(runs_dir / corpus / entry["row"] / "seed_0", result)
+
+
+def write_missing(folder, result):
+    """`folder/result.json` holding `result`, unless the folder already has one (`step` then reuses it)."""
+    path = folder / "result.json"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def rows_of(corpus, rows):
