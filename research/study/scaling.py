@@ -63,7 +63,8 @@ def bench_scaling(path=BENCH_RESULTS):
     except (OSError, KeyError, TypeError, ValueError, StopIteration):
         return None
     description = (
-        f"hidden {shape['hidden']}, {shape['heads']} heads, {shape['layers']} layers, batch × length = {tokens} "
+        f"hidden {shape['hidden_size']}, {shape['num_attention_heads']} heads, {shape['num_hidden_layers']} layers, "
+        f"batch × length = {tokens} "
         f"tokens, padded, {results['machine'].get('torch_threads', '?')} thread(s); median ms per sample"
     )
     return {"description": description, "series": series}
