@@ -65,7 +65,7 @@ class Classification:
         callbacks = []
         if run_args.early_stopping_patience:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
-        train_labels = label_array(tokenized["train"])
+        train_labels = label_array(tokenized["train"]) if run_args.class_weight else None  # a stream has no array
         return {
             "data_collator": DataCollatorWithPadding(tokenizer),
             "compute_metrics": trainer_compute_metrics(label_names),
