@@ -14,6 +14,7 @@ import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
 from .configuration_posenc import PosEncConfig
+from .corpora.files import HubOptions, parse_split_mapping
 from .data import source_name
 from .tasks import task_for
 
@@ -92,6 +93,17 @@ class DataArguments:
         metadata={"help": "subject, sentiment, order, mmlu, goemotions, a CSV/TSV/JSON/Parquet path or a Hub id."},
     )
     data_dir: str | None = field(default=None, metadata={"help": "Folder of the mmlu/goemotions files."})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Hub dataset: its config (name)."})
+    dataset_revision: str | None = field(
+        default=None, metadata={"help": "Hub dataset: a branch, tag or commit (a local folder: check it out)."}
+    )
+    split_mapping: dict[str, str] | str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub dataset: our splits from its splits, validation=dev,test=heldout (YAML: a mapping); "
+            "the splits it leaves out are made from train."
+        },
+    )
     mmlu_heldout: str | None = field(
         default=None,
         metadata={"help": "mmlu: college (or high_school) files as the test split, the rest as train (a shift test)."},
@@ -116,6 +128,13 @@ class DataArguments:
         default_factory=lambda: ["train"],
         metadata={"help": "task mlm: splits whose text (never labels) pretraining reads; evaluation splits stay out."},
     )
+
+    def __post_init__(self):
+        self.split_mapping = parse_split_mapping(self.split_mapping)  # a command line's string becomes a dict
+
+    def hub_options(self) -> HubOptions:
+        """The Hub dataset options, for `posenc_hf.data.load_corpus` and the stream."""
+        return HubOptions(self.dataset_config_name, self.dataset_revision, self.split_mapping)
 
 
 @dataclass

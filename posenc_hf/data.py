@@ -9,7 +9,8 @@ Every split has exactly the features `text: Value("string")` and `label: ClassLa
   `$POSENC_SHARED/data/<name>`), through the adapters in `posenc_hf.corpora`.
 - a CSV, TSV, JSON (an array of records), JSON Lines or Parquet file, or a folder of them whose file
   names say the split: `train*`, `validation*`/`valid*`/`val*`/`dev*`, `test*`.
-- anything else: a Hugging Face Hub dataset id, through `datasets.load_dataset`.
+- anything else: a Hugging Face Hub dataset id, through `datasets.load_dataset`; `hub` gives its config
+  name, revision and split mapping. A folder whose README.md dataset card lists `configs:` is read alike.
 (Files, folders and Hub ids are read by `posenc_hf.corpora.files`.)
 
 Split policy: a split the source lacks is carved out of `train`, stratified by label and seeded:
@@ -42,7 +43,15 @@ from .corpora import (
     read_mmlu,
     shared_folder,
 )
-from .corpora.files import FILE_BUILDERS, read_file, read_folder, read_hub
+from .corpora.files import (
+    FILE_BUILDERS,
+    NO_HUB_OPTIONS,
+    HubOptions,
+    check_hub_options,
+    read_file,
+    read_folder,
+    read_hub,
+)
 from .corpora.order import CUE_WORDS, make_order_corpus
 
 logger = logging.getLogger(__name__)
@@ -62,6 +71,7 @@ def load_corpus(
     max_samples: int | None = None,
     seed: int = 42,
     data_dir: str | os.PathLike | None = None,
+    hub: HubOptions = NO_HUB_OPTIONS,
     mmlu_with_options: bool = False,
     mmlu_heldout: str | None = None,
     num_proc: int | None = None,
@@ -73,11 +83,12 @@ def load_corpus(
     corpus's when the label set matches it, else the sorted unique labels (logged); the named
     corpora always default to their documented order. `mmlu_with_options` appends the four options
     to each MMLU question; `mmlu_heldout="college"` (or `"high_school"`) makes those files the test split.
+    `hub`: a Hub dataset's config name, revision and split mapping (`posenc_hf.corpora.files.HubOptions`).
     `num_proc` processes check and encode the rows (None: this process alone).
     """
     _check_options(validation_size, test_size, max_samples, mmlu_heldout)
     pieces, default_names = _read_source(
-        source, text_column, label_column, seed, data_dir, mmlu_with_options, mmlu_heldout
+        source, text_column, label_column, seed, data_dir, mmlu_with_options, mmlu_heldout, hub
     )
     names = _label_names(label_names or default_names, pieces)
     features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
@@ -107,8 +118,10 @@ def _read_source(
     data_dir: str | os.PathLike | None,
     with_options: bool,
     heldout: str | None,
+    hub: HubOptions,
 ) -> tuple[Pieces, list[str] | None]:
     """Return the source's rows per split (columns `text` and raw `label`) and its default label names."""
+    check_hub_options(str(source), source_kind(source), hub)
     if source == "order":
         corpus = make_order_corpus(seed=seed)
         return {split: [(f"order corpus ({split})", rows)] for split, rows in corpus.items()}, list(CUE_WORDS)
@@ -120,12 +133,12 @@ def _read_source(
         return read_goemotions(shared_folder("goemotions", data_dir)), LABEL_NAMES["sentiment"]
     path, kind = Path(source).expanduser(), source_kind(source)
     if kind == "folder":
-        return read_folder(path, text_column, label_column), None
+        return read_folder(path, text_column, label_column, hub), None
     if kind == "file":
         if not path.is_file():
             raise ValueError(f"no such file: {path}")
         return {"train": [(str(path), read_file(path, text_column, label_column))]}, None
-    return read_hub(str(source), text_column, label_column), None
+    return read_hub(str(source), text_column, label_column, hub), None
 
 
 def source_kind(source: str | os.PathLike) -> str:

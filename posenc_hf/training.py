@@ -42,6 +42,7 @@ def load_data(data_args, seed):
     return load_corpus(
         data_args.corpus,
         data_dir=data_args.data_dir,
+        hub=data_args.hub_options(),
         text_column=data_args.text_column,
         label_column=data_args.label_column,
         label_names=data_args.class_names,
