@@ -104,6 +104,16 @@ class DataArguments:
             "the splits it leaves out are made from train."
         },
     )
+    streaming: bool = field(
+        default=False, metadata={"help": "Train from a stream (files or Hub id), never read whole; needs max_steps."}
+    )
+    streaming_holdout_rows: int = field(
+        default=1000,
+        metadata={"help": "streaming: rows of the stream's head taken for validation, then test, when it lacks them."},
+    )
+    shuffle_buffer_size: int = field(
+        default=10_000, metadata={"help": "streaming: rows in the seeded shuffle buffer of the train stream."}
+    )
     mmlu_heldout: str | None = field(
         default=None,
         metadata={"help": "mmlu: college (or high_school) files as the test split, the rest as train (a shift test)."},
@@ -310,7 +320,14 @@ def raise_value_error(message):
 
 # Sizes and counts of the data and the run that must be positive integers (None: no cap).
 POSITIVE_INTEGERS = {
-    "data": ("max_length", "vocab_size", "max_samples", "tokenizer_max_texts"),
+    "data": (
+        "max_length",
+        "vocab_size",
+        "max_samples",
+        "tokenizer_max_texts",
+        "streaming_holdout_rows",
+        "shuffle_buffer_size",
+    ),
     "run": ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"),
 }
 OPTIONAL = ("max_samples", "tokenizer_max_texts")

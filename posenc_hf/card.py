@@ -13,7 +13,8 @@ Hub metadata (YAML between `---` lines, with a `model-index` of the test scores)
 `data_info` keys (only `name` and `splits` are required; the others render gracefully when absent):
 
 - `name` (str): the corpus's short name, e.g. `"subject"`.
-- `splits` (dict split -> int): examples per split, e.g. `{"train": 576, "validation": 72, "test": 72}`.
+- `splits` (dict split -> int): examples per split, e.g. `{"train": 576, "validation": 72, "test": 72}`;
+  `"streamed"` for a split read as a stream, which is not counted.
 - `description` (str): a paragraph on what the texts and labels are.
 - `hub_id` (str | None): the Hub dataset id; fills the YAML `datasets` list and the model-index.
 - `file` (str | None): the name of the local file or folder the data was read from.
@@ -157,12 +158,12 @@ def data_fields(data_info, label_names):
         f"Data licence: {license_}." if license_ else "",
     ]
     splits = data_info["splits"]
-    split_rows = [f"| {split} | {size:,} |" for split, size in splits.items()]
+    split_rows = [f"| {split} | {row_count(size)} |" for split, size in splits.items()]
     limitations = data_info.get("limitations") or []
     return {
         "data_name": name,
         "data_description": data_info.get("description") or default_description(data_info),
-        "split_rows": "\n".join([*split_rows, f"| **total** | {sum(splits.values()):,} |"]),
+        "split_rows": "\n".join([*split_rows, f"| **total** | {total_rows(splits)} |"]),
         "label_list": ", ".join(label_names),
         "num_labels": len(label_names),
         "label_table": label_table(label_names, data_info.get("label_counts")),
@@ -171,6 +172,17 @@ def data_fields(data_info, label_names):
         "data_limitations": "\n".join(f"- {line}" for line in limitations),
         "example_text": repr(data_info.get("example_text", "A short text to classify.")),
     }
+
+
+def row_count(size):
+    """A split's size as the card shows it: `1,234`, or "streamed" as given."""
+    return f"{size:,}" if isinstance(size, int) else size
+
+
+def total_rows(splits):
+    """The counted rows of all splits, and "+ streamed" when a split is a stream."""
+    total = f"{sum(size for size in splits.values() if isinstance(size, int)):,}"
+    return total if all(isinstance(size, int) for size in splits.values()) else f"{total} + streamed"
 
 
 def default_description(data_info):

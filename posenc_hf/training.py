@@ -2,8 +2,9 @@
 function: corpus → tokenizer → tokenized splits → model → Trainer → report → a Hub-ready folder
 (weights, config with auto_map, code, tokenizer, metrics, and the task's card and plots).
 
-What differs between the two jobs is the task object's (`posenc_hf.tasks`). `train/run.py` only
-parses arguments and calls `run_training`.
+What differs between the two jobs is the task object's (`posenc_hf.tasks`). With `streaming: true`
+the train split is a stream (`posenc_hf.streaming`). `train/run.py` only parses arguments and calls
+`run_training`.
 """
 
 import json
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasets import IterableDataset
 from transformers import AutoTokenizer, set_seed
 
 from .arguments import config_values
@@ -19,6 +21,7 @@ from .checkpoints import atomic_folder, check_checkpoint_matches, read_checkpoin
 from .configuration_posenc import PosEncConfig
 from .data import label_counts, load_corpus, source_kind, source_name
 from .pretrained import pretrained_config
+from .streaming import check_streaming_run, load_streamed_corpus, shard_by_process, tokenize_streamed
 from .tasks import task_for
 from .tokenization import train_tokenizer
 from .trainer import GracefulStopCallback, PosEncTrainer
@@ -39,6 +42,8 @@ class RunResult:
 
 def load_data(data_args, seed):
     """The corpus as a DatasetDict with `text` and a ClassLabel `label`."""
+    if data_args.streaming:  # the train split a stream, validation and test in memory
+        return load_streamed_corpus(data_args)
     return load_corpus(
         data_args.corpus,
         data_dir=data_args.data_dir,
@@ -52,6 +57,12 @@ def load_data(data_args, seed):
         seed=seed,
         mmlu_heldout=data_args.mmlu_heldout,
     )
+
+
+def tokenizer_texts(data_args, train):
+    """The texts a new tokenizer trains on: the train split's (it samples at most `tokenizer_max_texts`),
+    or a stream's first `tokenizer_max_texts`."""
+    return train.take(data_args.tokenizer_max_texts)["text"] if data_args.streaming else train["text"]
 
 
 def get_tokenizer(data_args, train_texts, checkpoint=None):
@@ -110,17 +121,22 @@ def build_trainer(model, run_args, tokenized, tokenizer, parts, graceful_stop):
 
 def data_summary(data_args, dataset):
     """The card's `data_info`: the data named by what it is (`reviews` for ../work/reviews.csv, a Hub
-    dataset by its id), its splits and its labels."""
+    dataset by its id), its splits and its labels. A stream is not counted: its size is "streamed"."""
     label_names = dataset["train"].features["label"].names
     source, kind = data_args.corpus, source_kind(data_args.corpus)
     return {
         "name": source_name(source),
         "hub_id": source if kind == "hub" else None,
         "file": Path(source).name if kind in ("file", "folder") else None,
-        "splits": {split: len(rows) for split, rows in dataset.items()},
+        "splits": {split: "streamed" if streamed(rows) else len(rows) for split, rows in dataset.items()},
         "label_names": label_names,
-        "label_counts": {split: label_counts(rows) for split, rows in dataset.items()},
+        "label_counts": {split: label_counts(rows) for split, rows in dataset.items() if not streamed(rows)},
     }
+
+
+def streamed(rows):
+    """Whether a split is a stream (`posenc_hf.streaming`), which is never counted."""
+    return isinstance(rows, IterableDataset)
 
 
 def write_model_folder(folder, trainer, tokenizer, report, write_task_files):
@@ -142,18 +158,26 @@ def run_training(model_args, data_args, run_args, card_template=None, task=None)
     task = task or task_for(model_args.task)
     set_seed(run_args.seed)
     run_args = task.configure(run_args)
+    if data_args.streaming:
+        check_streaming_run(task.name, data_args, run_args)
+        run_args = shard_by_process(run_args)
     checkpoint = resolve_checkpoint(run_args)
     if checkpoint:
         read_checkpoint_config(checkpoint)  # another model's checkpoint fails here, before any work
     corpus = load_data(data_args, run_args.seed)
     splits = task.splits(corpus, data_args, run_args.seed)
     label_names = task.label_names(splits)
-    tokenizer = get_tokenizer(data_args, splits["train"]["text"], checkpoint or model_args.model_name_or_path)
+    tokenizer = get_tokenizer(
+        data_args, tokenizer_texts(data_args, splits["train"]), checkpoint or model_args.model_name_or_path
+    )
     config = build_config(model_args, tokenizer, label_names)
     check_positions_fit(config, tokenizer)
     if checkpoint:
         check_checkpoint_matches(checkpoint, config)
-    tokenized = task.tokenize(splits, tokenizer)
+    if data_args.streaming:
+        tokenized = tokenize_streamed(task, splits, tokenizer, run_args.seed, data_args.shuffle_buffer_size)
+    else:
+        tokenized = task.tokenize(splits, tokenizer)
     model = task.build_model(model_args, config)
     graceful_stop = GracefulStopCallback(run_args.stop_after_step)
     parts = task.trainer_parts(run_args, data_args, tokenized, tokenizer, label_names)

@@ -9,12 +9,13 @@ from pathlib import Path
 import datasets
 import huggingface_hub
 import pytest
-from datasets import Dataset
+from datasets import Dataset, IterableDataset
 
 from posenc_hf.arguments import parse_run_arguments
 from posenc_hf.corpora import files
 from posenc_hf.corpora.files import HubOptions, read_hub
 from posenc_hf.data import load_corpus
+from posenc_hf.streaming import load_streamed_corpus
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CARD = """---
@@ -66,6 +67,17 @@ def test_a_config_name_and_a_split_mapping_pick_the_files(repo):
 def test_the_splits_a_mapping_leaves_out_are_carved_from_train(repo):
     corpus = load_corpus(repo, hub=HubOptions("coarse", split_mapping={"test": "heldout"}), **COLUMNS)
     assert len(corpus["train"]) + len(corpus["validation"]) == 30 and len(corpus["test"]) == 9
+
+
+def test_the_same_options_stream_the_train_split(repo, tmp_path):
+    argv = [str(REPO_ROOT / "configs" / "smoke.yaml"), "--corpus", str(repo), "--streaming", "true"]
+    argv += ["--dataset_config_name", "coarse", "--split_mapping", "validation=dev,test=heldout"]
+    argv += ["--text_column", "sentence", "--label_column", "category", "--class_names", "a", "b"]
+    data_args = parse_run_arguments([*argv, "--output_dir", str(tmp_path / "run")])[1]
+    splits = load_streamed_corpus(data_args)
+    assert isinstance(splits["train"], IterableDataset) and isinstance(splits["test"], Dataset)
+    assert [row["text"] for row in splits["train"]] == [text for text, _ in sentences("train", 30)]
+    assert (len(splits["validation"]), len(splits["test"])) == (9, 9)
 
 
 def test_a_split_mapping_reads_from_yaml_and_from_the_command_line(tmp_path):
