@@ -5,6 +5,7 @@ import difflib
 import logging
 import os
 import sys
+import typing
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import get_args
@@ -16,7 +17,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from .configuration_posenc import PosEncConfig
 from .corpora.files import HubOptions, parse_split_mapping
 from .data import source_name
-from .tasks import task_for
+from .tasks import multi_label_wanted, task_for
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ CONFIG_FIELDS = {
     "hidden_dropout_prob": "Dropout on residual branches.",
     "attention_probs_dropout_prob": "Dropout on attention weights.",
     "classifier_dropout": "Head dropout (hidden_dropout_prob if unset).",
+    "problem_type": "multi_label_classification (lists of labels; in CSV, comma-separated), "
+    "single_label_classification, or unset: as the data holds.",
 }
 FROM_DATA = {"max_position_embeddings": None}  # None: decided by the data (the tokenizer's max_length)
 
@@ -44,7 +47,14 @@ def config_field(name, help):
     """A run argument that is the `PosEncConfig` field `name`: same name, type and default."""
     config_field = next(f for f in fields(PosEncConfig) if f.name == name)
     default = FROM_DATA.get(name, config_field.default)
-    return name, argument_type(config_field.type, default), field(default=default, metadata={"help": help})
+    annotation = resolved_annotation(config_field.type)
+    return name, argument_type(annotation, default), field(default=default, metadata={"help": help})
+
+
+def resolved_annotation(annotation):
+    """A field's type as an object: transformers' own config fields (`problem_type`) are annotated as
+    text (`from __future__ import annotations`), e.g. "Literal['regression', ...] | None"."""
+    return eval(annotation, vars(typing)) if isinstance(annotation, str) else annotation  # their source, not input
 
 
 def argument_type(annotation, default):
@@ -352,6 +362,7 @@ def check_run_arguments(model_args, data_args, run_args):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
     task_for(model_args.task)
+    multi_label_wanted(model_args.problem_type)
 
 
 def configure_threads(run_args):

@@ -1,12 +1,13 @@
 """Load a text-classification corpus as a `DatasetDict` with `train`, `validation` and `test`.
 
-Every split has exactly the features `text: Value("string")` and `label: ClassLabel(names=...)`.
-`load_corpus(source)` reads:
+Every split has exactly the features `text: Value("string")` and `label: ClassLabel(names=...)`, or,
+for multi-label data, `label: List(ClassLabel(names=...))` (see below). `load_corpus(source)` reads:
 
 - `"subject"`, `"sentiment"`: the corpora shipped in `posenc_hf/corpora/` (see their DATASHEET.md).
 - `"order"`: the synthetic word-order corpus of `posenc_hf.corpora.order`, generated from `seed`.
-- `"mmlu"`, `"goemotions"`: those public datasets from a local folder (`data_dir`, else
-  `$POSENC_SHARED/data/<name>`), through the adapters in `posenc_hf.corpora`.
+- `"mmlu"`, `"goemotions"`, `"goemotions_multilabel"`: those public datasets from a local folder
+  (`data_dir`, else `$POSENC_SHARED/data/<name>`; `goemotions_multilabel` reads the `goemotions`
+  folder), through the adapters in `posenc_hf.corpora`.
 - a CSV, TSV, JSON (an array of records), JSON Lines or Parquet file, or a folder of them whose file
   names say the split: `train*`, `validation*`/`valid*`/`val*`/`dev*`, `test*`.
 - anything else: a Hugging Face Hub dataset id, through `datasets.load_dataset`; `hub` gives its config
@@ -21,6 +22,15 @@ sizes, at least one row of each class per split; a class with fewer rows than sp
 So MMLU, pooled, is split 80/10/10, and GoEmotions keeps `dev.tsv` as test (see `posenc_hf.corpora`).
 `max_samples` then caps each split to a seeded random subset.
 
+Multi-label data: a label column of lists (JSON, JSON Lines, Parquet, a Hub `List(ClassLabel)`), or
+`multi_label=True` (a run's `problem_type: multi_label_classification`), makes `label` a list of class
+ids per row, e.g. `{"text": "...", "label": ["joy", "love"]}`. With it, a label cell that is a string
+(CSV/TSV) holds the row's labels separated by commas (`joy,love`; an empty cell is a row with no label).
+A list column with `multi_label=False` is an error, as is a column of neither lists nor strings with
+`multi_label=True`. A row with several labels belongs to no single class, so the missing splits of
+multi-label data are carved out at random (seeded, each its fraction of all rows, at least one row),
+not stratified: a rare label may be absent from a small carved split.
+
 Checks: CSV/TSV cells are read as text (numbers included); elsewhere a text that is not a string is
 an error. Rows with empty or whitespace-only text are dropped with a logged count; anything else
 malformed raises a `ValueError` naming the file, the row (1-based, header excluded) and the problem.
@@ -31,7 +41,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, concatenate_datasets
+from datasets import ClassLabel, Dataset, DatasetDict, Features, LargeList, List, Value, concatenate_datasets
 
 from .corpora import (
     CORPORA_DIR,
@@ -39,7 +49,9 @@ from .corpora import (
     MMLU_LEVELS,
     NAMED_CORPORA,
     Pieces,
+    goemotions_emotions,
     read_goemotions,
+    read_goemotions_multilabel,
     read_mmlu,
     shared_folder,
 )
@@ -58,6 +70,8 @@ logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 BATCH_SIZE = 10_000  # rows per batch of the checking `.map` and the label scan
+LABEL_SEPARATOR = ","  # between the labels of a multi-label string cell (CSV/TSV): `joy,love`
+STRING_COLUMNS = (Value("string"), Value("large_string"))
 
 
 def load_corpus(
@@ -74,6 +88,7 @@ def load_corpus(
     hub: HubOptions = NO_HUB_OPTIONS,
     mmlu_with_options: bool = False,
     mmlu_heldout: str | None = None,
+    multi_label: bool | None = None,
     num_proc: int | None = None,
 ) -> DatasetDict:
     """Load `source` (see the module docstring) as `train`, `validation` and `test` splits.
@@ -84,14 +99,18 @@ def load_corpus(
     corpora always default to their documented order. `mmlu_with_options` appends the four options
     to each MMLU question; `mmlu_heldout="college"` (or `"high_school"`) makes those files the test split.
     `hub`: a Hub dataset's config name, revision and split mapping (`posenc_hf.corpora.files.HubOptions`).
+    `multi_label`: None reads lists of labels as multi-label data and anything else as single-label;
+    True requires multi-label data, False single-label (see the module docstring).
     `num_proc` processes check and encode the rows (None: this process alone).
     """
     _check_options(validation_size, test_size, max_samples, mmlu_heldout)
     pieces, default_names = _read_source(
         source, text_column, label_column, seed, data_dir, mmlu_with_options, mmlu_heldout, hub
     )
-    names = _label_names(label_names or default_names, pieces)
-    features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
+    multi_label = _is_multi_label(pieces, multi_label)
+    names = _label_names(label_names or default_names, pieces, multi_label)
+    classes = ClassLabel(names=names)
+    features = Features({"text": Value("string"), "label": List(classes) if multi_label else classes})
     splits = {split: _encode_split(split, parts, features, num_proc) for split, parts in pieces.items()}
     train_from = ", ".join(where for where, _ in pieces.get("train", []))
     splits = _fill_missing_splits(splits, validation_size, test_size, seed, source=train_from)
@@ -131,6 +150,9 @@ def _read_source(
         return read_mmlu(shared_folder("mmlu", data_dir), with_options, heldout), LABEL_NAMES["subject"]
     if source == "goemotions":
         return read_goemotions(shared_folder("goemotions", data_dir)), LABEL_NAMES["sentiment"]
+    if source == "goemotions_multilabel":
+        folder = shared_folder("goemotions", data_dir)
+        return read_goemotions_multilabel(folder), goemotions_emotions(folder)
     path, kind = Path(source).expanduser(), source_kind(source)
     if kind == "folder":
         return read_folder(path, text_column, label_column, hub), None
@@ -168,7 +190,48 @@ def source_name(source: str | os.PathLike) -> str:
 # --- labels, checks and splits ---------------------------------------------------------------
 
 
-def _label_names(given: list[str] | None, pieces: Pieces) -> list[str]:
+def _is_multi_label(pieces: Pieces, wanted: bool | None) -> bool:
+    """Whether the labels are lists: as the data says (a column of lists) or as `wanted`; a clash is an error."""
+    features = {where: rows.features["label"] for parts in pieces.values() for where, rows in parts}
+    with_lists = [where for where, feature in features.items() if _holds_lists(feature)]
+    if wanted is False and with_lists:
+        raise ValueError(
+            f"the labels in {with_lists[0]} are lists (multi-label data) but problem_type is "
+            "single_label_classification: set it to multi_label_classification, or leave it unset"
+        )
+    if not (wanted or with_lists):
+        return False
+    neither = [(where, f) for where, f in features.items() if not (_holds_lists(f) or f in STRING_COLUMNS)]
+    if neither:
+        where, feature = neither[0]
+        raise ValueError(
+            f"multi-label data needs each label to be a list (JSON, Parquet, Hub) or labels separated by "
+            f"{LABEL_SEPARATOR!r} (CSV/TSV), but the labels in {where} are {feature}"
+        )
+    return True
+
+
+def _holds_lists(feature) -> bool:
+    return isinstance(feature, (List, LargeList))
+
+
+def _cell_labels(cell, multi_label: bool) -> list:
+    """The raw labels of one label cell: the cell itself (single-label); a list's items, or a string's
+    `LABEL_SEPARATOR`-separated parts (multi-label); a missing cell is one missing label."""
+    if not multi_label or cell is None:
+        return [cell]
+    if isinstance(cell, str):
+        return [part.strip() for part in cell.split(LABEL_SEPARATOR) if part.strip()]
+    return list(cell)
+
+
+def _declared_classes(feature) -> ClassLabel | None:
+    """The `ClassLabel` a column declares, for itself or for each item of its lists (a Hub `List(ClassLabel)`)."""
+    inner = feature.feature if _holds_lists(feature) else feature
+    return inner if isinstance(inner, ClassLabel) else None
+
+
+def _label_names(given: list[str] | None, pieces: Pieces, multi_label: bool = False) -> list[str]:
     """The class names: as given, else a `ClassLabel`'s, else the built-in set the labels match, else sorted."""
     if given is not None:
         names = list(given)
@@ -176,10 +239,12 @@ def _label_names(given: list[str] | None, pieces: Pieces) -> list[str]:
             raise ValueError(f"label_names={given!r} must be distinct, non-empty strings")
         return names
     features = [rows.features["label"] for parts in pieces.values() for _, rows in parts]
-    declared = next((feature.names for feature in features if isinstance(feature, ClassLabel)), None)
+    declared = next((_declared_classes(f).names for f in features if _declared_classes(f) is not None), None)
     if declared is not None:
         return declared
-    found = {label for parts in pieces.values() for _, rows in parts for label in _labels_of_kept_rows(rows)}
+    found = {
+        label for parts in pieces.values() for _, rows in parts for label in _labels_of_kept_rows(rows, multi_label)
+    }
     if all(_as_id(value) is not None for value in found):
         raise ValueError(
             "the labels are integer class ids (or missing): pass label_names=[...] in id order to name them"
@@ -192,12 +257,14 @@ def _label_names(given: list[str] | None, pieces: Pieces) -> list[str]:
     return names
 
 
-def _labels_of_kept_rows(rows: Dataset) -> set[str]:
+def _labels_of_kept_rows(rows: Dataset, multi_label: bool) -> set[str]:
     """The string labels of rows whose text is not empty (rows with empty text will be dropped)."""
     found = set()
     for batch in rows.iter(batch_size=BATCH_SIZE):
-        pairs = zip(batch["text"], batch["label"], strict=True)
-        found.update(label for text, label in pairs if isinstance(label, str) and _has_words(text))
+        kept_cells = (cell for text, cell in zip(batch["text"], batch["label"], strict=True) if _has_words(text))
+        found.update(
+            label for cell in kept_cells for label in _cell_labels(cell, multi_label) if isinstance(label, str)
+        )
     return found
 
 
@@ -224,8 +291,9 @@ def _encode_split(split: str, parts: list[tuple[str, Dataset]], features: Featur
 
 
 def _encode(rows: Dataset, where: str, features: Features, num_proc: int | None = None) -> Dataset:
-    """Check each row's text is a string and its label a known class; drop empty texts (logged)."""
-    encode = _batch_encoder(rows.features, features["label"].names, where)
+    """Check each row's text is a string and its labels known classes; drop empty texts (logged)."""
+    multi_label = _holds_lists(features["label"])
+    encode = _batch_encoder(rows.features, _declared_classes(features["label"]).names, where, multi_label)
     kept = rows.map(
         encode,
         batched=True,
@@ -241,30 +309,33 @@ def _encode(rows: Dataset, where: str, features: Features, num_proc: int | None 
     return kept
 
 
-def _batch_encoder(read: Features, names: list[str], where: str):
-    """A batched `.map` function: keep rows with words, their label as a class id; errors name the row.
+def _batch_encoder(read: Features, names: list[str], where: str, multi_label: bool = False):
+    """A batched `.map` function: keep rows with words, their label as a class id (multi-label: their
+    labels as a list of distinct class ids); errors name the row and the label.
 
     The type check on texts runs only when the file's text column is not a string column already.
     """
     ids = {name: i for i, name in enumerate(names)}
-    declared = read["label"] if isinstance(read["label"], ClassLabel) else None  # a ClassLabel's ids are its own
-    texts_are_strings = read["text"] in (Value("string"), Value("large_string"))
+    declared = _declared_classes(read["label"])  # a ClassLabel's ids are its own
+    texts_are_strings = read["text"] in STRING_COLUMNS
 
     def encode(batch: dict, indices: list[int]) -> dict:
         texts, labels = batch["text"], batch["label"]
         if not texts_are_strings:
             _check_texts(texts, indices, where)
         kept = [i for i, text in enumerate(texts) if _has_words(text)]
-        label_ids = [_label_id(labels[i], declared, ids) for i in kept]
-        bad = next((j for j, label_id in enumerate(label_ids) if label_id is None), None)
+        cells = [_cell_labels(labels[i], multi_label) for i in kept]
+        label_ids = [[_label_id(label, declared, ids) for label in cell] for cell in cells]
+        bad = next(((j, k) for j, row_ids in enumerate(label_ids) for k, i in enumerate(row_ids) if i is None), None)
         if bad is not None:
-            label, row = labels[kept[bad]], indices[kept[bad]] + 1
+            label, row = cells[bad[0]][bad[1]], indices[kept[bad[0]]] + 1
             if declared is not None and isinstance(label, int) and 0 <= label < declared.num_classes:
                 label = declared.int2str(label)
             raise ValueError(
                 f"label {label!r} at row {row} of {where} is not one of {names} (or an id 0-{len(names) - 1})"
             )
-        return {"text": [texts[i] for i in kept], "label": label_ids}
+        encoded = [list(dict.fromkeys(row_ids)) for row_ids in label_ids] if multi_label else [i for [i] in label_ids]
+        return {"text": [texts[i] for i in kept], "label": encoded}
 
     return encode
 
@@ -290,14 +361,16 @@ def _label_id(label, declared: ClassLabel | None, ids: dict[str, int]) -> int | 
 def _fill_missing_splits(
     splits: dict[str, Dataset], validation_size: float, test_size: float, seed: int, source: str = "the train split"
 ) -> dict[str, Dataset]:
-    """Carve the validation and/or test split a source lacks out of `train`, stratified by label."""
+    """Carve the validation and/or test split a source lacks out of `train`: stratified by label, or
+    at random for multi-label data."""
     if "train" not in splits:
         raise ValueError(f"the source has no train split (found: {', '.join(sorted(splits, key=SPLITS.index))})")
     sizes = {"validation": validation_size, "test": test_size}
     fractions = {split: size for split, size in sizes.items() if split not in splits}
     if not fractions:
         return splits
-    return {**splits, **_stratified_split(splits["train"], fractions, seed, source)}
+    carve = _random_split if is_multi_label(splits["train"]) else _stratified_split
+    return {**splits, **carve(splits["train"], fractions, seed, source)}
 
 
 def _stratified_split(rows: Dataset, fractions: dict[str, float], seed: int, source: str) -> dict[str, Dataset]:
@@ -322,6 +395,20 @@ def _stratified_split(rows: Dataset, fractions: dict[str, float], seed: int, sou
             parts[split].append(order[begin:end])
         parts["train"].append(order[bounds[-1] : start + count])
     return {split: rows.select(np.sort(np.concatenate(indices))) for split, indices in parts.items()}
+
+
+def _random_split(rows: Dataset, fractions: dict[str, float], seed: int, source: str) -> dict[str, Dataset]:
+    """Split multi-label `rows` into `train` and each split of `fractions`, at random and seeded (a row
+    with several labels has no one class to stratify by): each carved split gets its fraction of all
+    rows, rounded, at least one, and `train` keeps at least one; rows keep their file order."""
+    sizes = [max(1, round(len(rows) * fraction)) for fraction in fractions.values()]
+    if sum(sizes) >= len(rows):
+        raise ValueError(f"{source} has only {len(rows)} row(s): too few to split into train, {', '.join(fractions)}")
+    order = np.random.default_rng(seed).permutation(len(rows))
+    bounds = np.cumsum([0, *sizes])
+    parts = {split: order[begin:end] for split, begin, end in zip(fractions, bounds[:-1], bounds[1:], strict=True)}
+    parts["train"] = order[bounds[-1] :]
+    return {split: rows.select(np.sort(indices)) for split, indices in parts.items()}
 
 
 def _check_stratifiable(counts: np.ndarray, names: list[str], splits: list[str], source: str) -> None:
@@ -361,10 +448,24 @@ def _cap(rows: Dataset, max_samples: int | None, seed: int) -> Dataset:
     return rows.shuffle(seed=seed).select(range(max_samples))
 
 
+def is_multi_label(rows: Dataset) -> bool:
+    """Whether `rows` (from `load_corpus`) hold a list of labels per row."""
+    return _holds_lists(rows.features["label"])
+
+
+def class_names(rows: Dataset) -> list[str]:
+    """The class names of `rows`' labels (of each list item, for multi-label rows), in id order."""
+    return _declared_classes(rows.features["label"]).names
+
+
 def label_counts(rows: Dataset) -> dict[str, int]:
-    """Rows per class name, counted in Arrow (one pass, whatever the number of classes)."""
-    names = rows.features["label"].names
-    counts = np.bincount(label_array(rows), minlength=len(names))
+    """Rows per class name, counted in Arrow (one pass, whatever the number of classes); a multi-label
+    row counts once for each of its labels."""
+    names = class_names(rows)
+    if is_multi_label(rows):
+        counts = multi_hot(rows).sum(axis=0, dtype=np.int64)
+    else:
+        counts = np.bincount(label_array(rows), minlength=len(names))
     return dict(zip(names, counts.tolist(), strict=True))
 
 
@@ -377,3 +478,15 @@ def label_array(rows: Dataset) -> np.ndarray:
     labels = rows.data.column("label").to_numpy()
     indices = rows._indices  # datasets' indices mapping: None, or a table of one column of row numbers
     return labels if indices is None else labels[indices.column(0).to_numpy()]
+
+
+def multi_hot(rows: Dataset) -> np.ndarray:
+    """The labels of multi-label `rows` as a (rows × classes) float32 matrix of 0 and 1, straight from Arrow."""
+    column = rows.data.column("label")
+    if rows._indices is not None:  # see label_array
+        column = column.take(rows._indices.column(0))
+    lists = column.combine_chunks()
+    row_of_each_label = np.repeat(np.arange(len(lists)), lists.value_lengths().to_numpy(zero_copy_only=False))
+    matrix = np.zeros((len(lists), len(class_names(rows))), dtype=np.float32)
+    matrix[row_of_each_label, lists.flatten().to_numpy(zero_copy_only=False)] = 1.0
+    return matrix

@@ -108,13 +108,17 @@ def load_export(folder, trust_remote_code=False):
 
 
 def classify(exported, tokenizer, texts, top_k=1, batch_size=32):
-    """[{"label", "score"}, ...] per text, best first: what `posenc-predict` prints."""
+    """[{"label", "score"}, ...] per text, best first (`top_k` None: every label): what `posenc-predict`
+    prints. Scores are a softmax over the labels, or a sigmoid per label for a multi-label model, as in
+    transformers' pipeline."""
     id2label = exported.config.id2label
+    multi_label = exported.config.problem_type == "multi_label_classification"
     results = []
     for start in range(0, len(texts), batch_size):
         batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, return_tensors="pt")
-        logits = exported(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        scores, ids = torch.as_tensor(logits).float().softmax(-1).topk(min(top_k, logits.shape[-1]))
+        logits = torch.as_tensor(exported(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits)
+        probabilities = logits.float().sigmoid() if multi_label else logits.float().softmax(-1)
+        scores, ids = probabilities.topk(min(top_k or len(id2label), logits.shape[-1]))
         results += [
             [{"label": id2label[int(i)], "score": float(s)} for s, i in zip(row_scores, row_ids, strict=True)]
             for row_scores, row_ids in zip(scores, ids, strict=True)

@@ -55,6 +55,12 @@ def plot_validation_metrics(log_history, path):
     return plot_lines(log_history, keys, path, "Validation metrics", "score", ylim=(0, 1.02))
 
 
+def plot_validation_f1(log_history, path):
+    """A multi-label model's validation micro- and macro-F1 per epoch (at threshold 0.5), on a 0-1 scale."""
+    keys = [("eval_micro_f1", "micro-F1"), ("eval_macro_f1", "macro-F1")]
+    return plot_lines(log_history, keys, path, "Validation F1 (threshold 0.5)", "score", ylim=(0, 1.02))
+
+
 def position_table(model):
     """The (positions × hidden) position table as a float CPU tensor, or None when the model has none."""
     weight = model.get_position_embeddings().weight
@@ -112,16 +118,59 @@ def plot_confusion_matrix(matrix, label_names, path):
     return save(figure, path)
 
 
+def plot_per_class_f1(per_class, threshold, path):
+    """Each label's test F1 as a horizontal bar, with its support: where a multi-label model works and
+    where it does not (what a confusion matrix shows for a single-label one)."""
+    names = list(per_class)
+    figure = Figure(figsize=(6, max(3.0, 0.28 * len(names) + 1.2)), layout="constrained")
+    axes = figure.subplots()
+    bars = axes.barh(range(len(names)), [per_class[name]["f1"] for name in names], color="tab:blue")
+    axes.bar_label(bars, labels=[f"n={per_class[name]['support']}" for name in names], padding=3, fontsize=8)
+    axes.set_yticks(range(len(names)), names)
+    axes.invert_yaxis()  # the first label on top, as in the card's table
+    axes.set(title=f"Test F1 per label (threshold {threshold:g})", xlabel="F1", xlim=(0, 1.15))
+    axes.grid(axis="x", alpha=0.3)
+    return save(figure, path)
+
+
 def write_all_plots(folder, log_history, model, confusion_matrix, label_names):
-    """Write every plot into `folder/plots/`; return {name: path relative to `folder`} for the card."""
+    """Write every plot of a single-label classifier into `folder/plots/`; return {name: path relative to
+    `folder`} for the card."""
     folder = Path(folder)
     plots = {
         "loss": plot_loss_curves(log_history, folder / "plots" / "loss.png"),
         "validation_metrics": plot_validation_metrics(log_history, folder / "plots" / "validation_metrics.png"),
-        "position_embeddings": plot_position_table(model, folder / "plots" / "position_embeddings.png"),
-        "position_similarity": plot_position_similarity(model, folder / "plots" / "position_similarity.png"),
+        **position_plots(folder, model),
         "confusion_matrix": plot_confusion_matrix(
             confusion_matrix, label_names, folder / "plots" / "confusion_matrix.png"
         ),
     }
+    return relative_paths(folder, plots)
+
+
+def write_multi_label_plots(folder, log_history, model, test_report):
+    """`write_all_plots` for a multi-label classifier: validation micro- and macro-F1, and per-label test
+    F1 (`test_report`: `posenc_hf.metrics.multi_label_report`'s) instead of a confusion matrix."""
+    folder = Path(folder)
+    plots = {
+        "loss": plot_loss_curves(log_history, folder / "plots" / "loss.png"),
+        "validation_f1": plot_validation_f1(log_history, folder / "plots" / "validation_f1.png"),
+        **position_plots(folder, model),
+        "per_class_f1": plot_per_class_f1(
+            test_report["per_class"], test_report["threshold"], folder / "plots" / "per_class_f1.png"
+        ),
+    }
+    return relative_paths(folder, plots)
+
+
+def position_plots(folder, model):
+    """The position table and the similarity between positions (None for a model without a table)."""
+    return {
+        "position_embeddings": plot_position_table(model, folder / "plots" / "position_embeddings.png"),
+        "position_similarity": plot_position_similarity(model, folder / "plots" / "position_similarity.png"),
+    }
+
+
+def relative_paths(folder, plots):
+    """{name: path relative to `folder`} of the plots written (not those that are None)."""
     return {name: path.relative_to(folder).as_posix() for name, path in plots.items() if path is not None}

@@ -3,6 +3,12 @@
 
     posenc-predict runs/subject/model "What is the charge of an electron?"
     cat questions.txt | posenc-predict runs/subject/model --top-k 2 --json
+
+A multi-label folder (`problem_type: multi_label_classification`) gets a score per label and the
+labels whose score reaches the threshold its run chose on validation (`config.multi_label_threshold`):
+
+    posenc-predict runs/goemotions_multilabel/model "Thanks, this made my day!"
+    gratitude, joy	gratitude 0.912, joy 0.514, admiration 0.201, ...	Thanks, this made my day!
 """
 
 import argparse
@@ -22,6 +28,8 @@ import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code i
 from .checkpoints import check_model_folder
 from .cli import quiet_progress_bars, run_command
 from .export import ExportedClassifier, is_export_folder
+
+MULTI_LABEL = "multi_label_classification"  # a config's problem_type: a sigmoid score per label
 
 
 class CheckedTextClassificationPipeline(TextClassificationPipeline):
@@ -143,6 +151,15 @@ def read_lines(stream):
             yield line
 
 
+def decision_threshold(classifier):
+    """A multi-label classifier's threshold: its config's `multi_label_threshold` (chosen on validation
+    by the run that trained it), else 0.5; None for a single-label classifier."""
+    config = classifier.exported.config if isinstance(classifier, ExportedClassifier) else classifier.model.config
+    if config.problem_type != MULTI_LABEL:
+        return None
+    return getattr(config, "multi_label_threshold", 0.5)
+
+
 def format_prediction(text, labels, as_json):
     if as_json:
         return json.dumps({"text": text, "labels": labels}, ensure_ascii=False)
@@ -150,16 +167,29 @@ def format_prediction(text, labels, as_json):
     return f"{best}\t{text}"
 
 
+def format_multi_label(text, scores, as_json, threshold, top_k=None):
+    """A multi-label prediction: the labels scoring at least `threshold`, then the `top_k` best scores
+    (all by default). Text: `labels<TAB>scores<TAB>text`, "-" when no label reaches the threshold."""
+    labels, shown = [score for score in scores if score["score"] >= threshold], scores[:top_k]
+    if as_json:
+        record = {"text": text, "labels": labels, "scores": shown, "threshold": threshold}
+        return json.dumps(record, ensure_ascii=False)
+    names = ", ".join(label["label"] for label in labels) or "-"
+    return f"{names}\t" + ", ".join(f"{score['label']} {score['score']:.3f}" for score in shown) + f"\t{text}"
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="posenc-predict", description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", help="a saved model folder (or Hub id)")
     parser.add_argument("texts", nargs="*", help="texts to classify; read from stdin, one per line, when none")
-    parser.add_argument("--top-k", type=int, default=1, help="labels to show per text (default 1)")
+    parser.add_argument(
+        "--top-k", type=int, default=None, help="labels to show per text (default 1; multi-label: every label)"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:0 (default: the pipeline's)")
     args = parser.parse_intermixed_args(argv)  # options may come between the folder and the texts
-    if args.top_k < 1 or args.batch_size < 1:
+    if (args.top_k is not None and args.top_k < 1) or args.batch_size < 1:
         parser.error("--top-k and --batch-size must be at least 1")
     return args
 
@@ -174,10 +204,15 @@ def classify_command(argv):
     args = parse_args(argv)
     quiet_progress_bars()
     classifier = load_classifier(args.folder, device=args.device)
+    threshold = decision_threshold(classifier)
     texts = args.texts or read_lines(sys.stdin)
     texts, shown = itertools.tee(texts)
-    for text, labels in zip(shown, predict(classifier, texts, args.top_k, args.batch_size), strict=True):
-        print(format_prediction(text, labels, args.json), flush=True)
+    top_k = (args.top_k or 1) if threshold is None else None  # multi-label: every label's score, to threshold
+    for text, labels in zip(shown, predict(classifier, texts, top_k, args.batch_size), strict=True):
+        if threshold is None:
+            print(format_prediction(text, labels, args.json), flush=True)
+        else:
+            print(format_multi_label(text, labels, args.json, threshold, args.top_k), flush=True)
     return 0
 
 

@@ -5,6 +5,9 @@ model, its collator and metrics, its report and the task-specific files of the m
 
 - `Classification` (`task: classification`, the default): the labelled splits, a
   `PosEncForSequenceClassification`, test metrics, plots and the model card.
+- `MultiLabelClassification`: what `Classification` becomes for multi-label data (`for_data`; a label
+  column of lists, or `problem_type: multi_label_classification`): one sigmoid per label, and a
+  decision threshold chosen on validation, applied to test and saved in the config.
 - `MaskedLM` (`task: mlm`): BERT's masked-LM pretraining on the corpus's unlabelled text
   (`posenc_hf.corpora.unlabelled` says which), a `PosEncForMaskedLM` whose folder fine-tunes as a
   classifier (`--model_name_or_path`), the validation masked-LM loss and a short card.
@@ -12,20 +15,30 @@ model, its collator and metrics, its report and the task-specific files of the m
 
 import math
 
-from datasets import Dataset, DatasetDict
+import numpy as np
+from datasets import Dataset, DatasetDict, List, Value
 from transformers import DataCollatorForLanguageModeling, DataCollatorWithPadding, EarlyStoppingCallback
 
 from .card import best_validation_metrics, write_masked_lm_card, write_model_card
 from .corpora.unlabelled import pretraining_texts
-from .data import label_array, source_name
+from .data import class_names, is_multi_label, label_array, source_name
 from .losses import class_weighted_loss
-from .metrics import classification_report, trainer_compute_metrics
+from .metrics import (
+    choose_threshold,
+    classification_report,
+    multi_label_compute_metrics,
+    multi_label_report,
+    trainer_compute_metrics,
+)
 from .modeling_posenc import PosEncForMaskedLM, PosEncForSequenceClassification
-from .plots import write_all_plots
+from .plots import write_all_plots, write_multi_label_plots
 from .pretrained import load_pretrained_classifier
 
 NO_LABELS = ["LABEL_0", "LABEL_1"]  # a masked LM has no classes; transformers' default names
 MLM_VALIDATION_SHARE = 0.05  # of the pretraining texts, held out for the masked-LM loss
+MULTI_LABEL = "multi_label_classification"  # the config's problem_type: BCE loss, sigmoid scores in pipelines
+PROBLEM_TYPES = {None: None, "single_label_classification": False, MULTI_LABEL: True}  # -> load_corpus's multi_label
+SINGLE_LABEL_ONLY = ("class_weight", "label_smoothing_factor")  # run fields that assume one label per text
 
 
 def tokenize(splits, tokenizer, num_proc=None, **options):
@@ -47,11 +60,15 @@ class Classification:
     def configure(self, run_args):
         return run_args
 
+    def for_data(self, corpus):
+        """The task for this corpus: multi-label data (lists of labels) is `MultiLabelClassification`'s."""
+        return MultiLabelClassification() if is_multi_label(corpus["train"]) else self
+
     def splits(self, corpus, data_args, seed):
         return corpus
 
     def label_names(self, splits):
-        return splits["train"].features["label"].names
+        return class_names(splits["train"])
 
     def tokenize(self, splits, tokenizer):
         return tokenize(splits, tokenizer)
@@ -62,15 +79,12 @@ class Classification:
         return PosEncForSequenceClassification._from_config(config, attn_implementation=model_args.attn_implementation)
 
     def trainer_parts(self, run_args, data_args, tokenized, tokenizer, label_names):
-        callbacks = []
-        if run_args.early_stopping_patience:
-            callbacks.append(EarlyStoppingCallback(early_stopping_patience=run_args.early_stopping_patience))
         train_labels = label_array(tokenized["train"]) if run_args.class_weight else None  # a stream has no array
         return {
             "data_collator": DataCollatorWithPadding(tokenizer),
             "compute_metrics": trainer_compute_metrics(label_names),
             "compute_loss_func": class_weighted_loss(run_args.class_weight, train_labels, len(label_names)),
-            "callbacks": callbacks,
+            "callbacks": early_stopping(run_args),
         }
 
     def report(self, trainer, tokenized, run_args, data_args, label_names):
@@ -106,6 +120,78 @@ class Classification:
         ]
 
 
+class MultiLabelClassification(Classification):
+    """Multi-label classification, as BERT does it: one sigmoid per label and a binary cross-entropy
+    loss (`problem_type: multi_label_classification`), multi-hot float labels, the best checkpoint by
+    validation `metric_for_best_model` (macro-F1 by default) at threshold 0.5. Then one decision
+    threshold is chosen on the validation split (`posenc_hf.metrics.choose_threshold`: the one of
+    0.05, 0.10, ..., 0.95 with the best macro-F1), applied to the test split, and saved in the model's
+    config as `multi_label_threshold` for `posenc-predict`."""
+
+    name = MULTI_LABEL
+
+    def tokenize(self, splits, tokenizer):
+        """Token ids, and each row's labels as a multi-hot float row (BCE's targets; the collator stacks them)."""
+        num_labels = len(self.label_names(splits))
+        tokenized = tokenize(splits, tokenizer)
+        return DatasetDict({split: multi_hot_labels(rows, num_labels) for split, rows in tokenized.items()})
+
+    def build_model(self, model_args, config):
+        config.problem_type = MULTI_LABEL
+        return super().build_model(model_args, config)
+
+    def trainer_parts(self, run_args, data_args, tokenized, tokenizer, label_names):
+        set_fields = [name for name in SINGLE_LABEL_ONLY if getattr(run_args, name)]
+        if set_fields:
+            raise ValueError(
+                f"{' and '.join(set_fields)} apply to single-label data; these labels are lists "
+                f"(multi-label, trained with binary cross-entropy): unset {', '.join(set_fields)}"
+            )
+        return {
+            "data_collator": DataCollatorWithPadding(tokenizer),
+            "compute_metrics": multi_label_compute_metrics(label_names),
+            "callbacks": early_stopping(run_args),
+        }
+
+    def report(self, trainer, tokenized, run_args, data_args, label_names):
+        """Test scores at the threshold chosen on validation; the threshold also goes into the model's
+        config (`multi_label_threshold`), so the saved folder carries it."""
+        validation = trainer.predict(tokenized["validation"], metric_key_prefix="validation")
+        threshold = choose_threshold(validation.predictions, validation.label_ids, label_names)
+        trainer.model.config.multi_label_threshold = threshold
+        test = trainer.predict(tokenized["test"], metric_key_prefix="test")
+        at_threshold = multi_label_report(validation.predictions, validation.label_ids, label_names, threshold)
+        metric = (run_args.metric_for_best_model or "macro_f1").removeprefix("eval_")
+        return {
+            "test": multi_label_report(test.predictions, test.label_ids, label_names, threshold),
+            "validation": best_validation_metrics(trainer.state.log_history, metric),
+            "validation_at_threshold": {name: at_threshold[name] for name in ("threshold", "micro_f1", "macro_f1")},
+            "final_train_loss": last_logged(trainer.state.log_history, "loss"),
+        }
+
+    def write_files(self, staging, trainer, report, data_info, card_template):
+        """Plots (per-label F1 instead of a confusion matrix) and the model card."""
+        model = trainer.model
+        plots = write_multi_label_plots(staging, trainer.state.log_history, model, report["test"])
+        write_model_card(
+            staging,
+            card_template,
+            model=model,
+            training_args=trainer.args,
+            metrics=report,
+            data_info=data_info,
+            plots=plots,
+        )
+
+    def summary_lines(self, metrics, folder):
+        return [
+            f"Test micro-F1 {metrics['micro_f1']:.4f}, macro-F1 {metrics['macro_f1']:.4f} "
+            f"(threshold {metrics['threshold']:g}, chosen on validation)",
+            f"Model folder: {folder}",
+            f"  pipeline('text-classification', model='{folder}', top_k=None)  # a score per label",
+        ]
+
+
 class MaskedLM:
     """Masked-LM pretraining: 15% of the tokens masked (BERT), best checkpoint by validation loss."""
 
@@ -126,6 +212,9 @@ class MaskedLM:
             raise ValueError(f"pretraining needs at least 2 texts, got {len(texts)}")
         parts = Dataset.from_dict({"text": texts}).train_test_split(test_size=MLM_VALIDATION_SHARE, seed=seed)
         return DatasetDict({"train": parts["train"], "validation": parts["test"]})
+
+    def for_data(self, corpus):
+        return self
 
     def label_names(self, splits):
         return NO_LABELS
@@ -169,7 +258,8 @@ class MaskedLM:
         ]
 
 
-TASKS = {task.name: task for task in (Classification, MaskedLM)}
+TASKS = {task.name: task for task in (Classification, MaskedLM)}  # what `task:` in a run's config names
+RUN_TASKS = {**TASKS, MULTI_LABEL: MultiLabelClassification}  # also the one the data chooses (`for_data`)
 
 
 def task_for(name):
@@ -177,6 +267,37 @@ def task_for(name):
     if name not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got {name!r}")
     return TASKS[name]()
+
+
+def multi_label_wanted(problem_type):
+    """What a run's `problem_type` asks of the data (`load_corpus`'s `multi_label`): lists of labels
+    (True), one label per text (False), or whichever the data holds (None)."""
+    if problem_type not in PROBLEM_TYPES:
+        trained = " or ".join(name for name in PROBLEM_TYPES if name)
+        raise ValueError(
+            f"problem_type {problem_type!r} is not one train/run.py trains: use {trained}, or leave it unset"
+        )
+    return PROBLEM_TYPES[problem_type]
+
+
+def early_stopping(run_args):
+    """`EarlyStoppingCallback` when `early_stopping_patience` is set, as a list of callbacks."""
+    patience = run_args.early_stopping_patience
+    return [EarlyStoppingCallback(early_stopping_patience=patience)] if patience else []
+
+
+def multi_hot_labels(rows, num_labels):
+    """`rows` with each `label` list of class ids replaced by a float row of 0 and 1, one per class."""
+
+    def encode(labels):
+        matrix = np.zeros((len(labels), num_labels), dtype=np.float32)
+        for row, ids in enumerate(labels):
+            matrix[row, ids] = 1.0
+        return {"label": matrix}
+
+    features = rows.features.copy()
+    features["label"] = List(Value("float32"))
+    return rows.map(encode, input_columns="label", batched=True, features=features, desc="Multi-hot labels")
 
 
 def last_logged(log_history, key):

@@ -19,10 +19,10 @@ from transformers import AutoTokenizer, set_seed
 from .arguments import config_values
 from .checkpoints import atomic_folder, check_checkpoint_matches, read_checkpoint_config, resolve_checkpoint
 from .configuration_posenc import PosEncConfig
-from .data import label_counts, load_corpus, source_kind, source_name
+from .data import class_names, label_counts, load_corpus, source_kind, source_name
 from .pretrained import pretrained_config
 from .streaming import check_streaming_run, load_streamed_corpus, shard_by_process, tokenize_streamed
-from .tasks import task_for
+from .tasks import RUN_TASKS, multi_label_wanted, task_for
 from .tokenization import train_tokenizer
 from .trainer import GracefulStopCallback, PosEncTrainer
 
@@ -40,8 +40,9 @@ class RunResult:
     task: str = "classification"
 
 
-def load_data(data_args, seed):
-    """The corpus as a DatasetDict with `text` and a ClassLabel `label`."""
+def load_data(data_args, seed, multi_label=None):
+    """The corpus as a DatasetDict with `text` and a ClassLabel `label` (a list of them for multi-label
+    data; `multi_label`: see `load_corpus`)."""
     if data_args.streaming:  # the train split a stream, validation and test in memory
         return load_streamed_corpus(data_args)
     return load_corpus(
@@ -56,6 +57,7 @@ def load_data(data_args, seed):
         max_samples=data_args.max_samples,
         seed=seed,
         mmlu_heldout=data_args.mmlu_heldout,
+        multi_label=multi_label,
     )
 
 
@@ -122,7 +124,7 @@ def build_trainer(model, run_args, tokenized, tokenizer, parts, graceful_stop):
 def data_summary(data_args, dataset):
     """The card's `data_info`: the data named by what it is (`reviews` for ../work/reviews.csv, a Hub
     dataset by its id), its splits and its labels. A stream is not counted: its size is "streamed"."""
-    label_names = dataset["train"].features["label"].names
+    label_names = class_names(dataset["train"])
     source, kind = data_args.corpus, source_kind(data_args.corpus)
     return {
         "name": source_name(source),
@@ -164,7 +166,8 @@ def run_training(model_args, data_args, run_args, card_template=None, task=None)
     checkpoint = resolve_checkpoint(run_args)
     if checkpoint:
         read_checkpoint_config(checkpoint)  # another model's checkpoint fails here, before any work
-    corpus = load_data(data_args, run_args.seed)
+    corpus = load_data(data_args, run_args.seed, multi_label_wanted(model_args.problem_type))
+    task = task.for_data(corpus)  # multi-label data: MultiLabelClassification
     splits = task.splits(corpus, data_args, run_args.seed)
     label_names = task.label_names(splits)
     tokenizer = get_tokenizer(
@@ -210,5 +213,5 @@ def format_summary(result, output_dir):
         return (
             f"\nStopped ({result.stopped}) after saving a checkpoint in {output_dir}. Run the same command to resume."
         )
-    lines = task_for(result.task).summary_lines(result.test_metrics, result.folder)
+    lines = RUN_TASKS[result.task]().summary_lines(result.test_metrics, result.folder)
     return "\n".join(["", f"Finished in {result.seconds:.1f} s.", *lines])

@@ -141,3 +141,47 @@ def write_good_folder(folder):
     (folder / "plots").mkdir()
     (folder / "plots" / "loss.png").write_bytes(b"png")
     return snapshot(folder)
+
+
+# Multi-label data and a small saved multi-label folder (random weights), for the tests of lists of
+# labels: test_data_multilabel, test_card, test_predict, test_training_multilabel.
+MULTI_LABELS = ["anger", "fear", "joy"]
+MULTI_LABEL_CUES = {"anger": "furious", "fear": "scary", "joy": "sunny"}
+TINY_THRESHOLD = 0.35  # the tiny multi-label folder's `multi_label_threshold`
+
+
+def multi_label_rows(count):
+    """`count` rows whose labels are the cue words their text holds: row i carries the subset of
+    `MULTI_LABELS` that i's bits name (row 0 none, row 7 all three), so every combination occurs."""
+    rows = []
+    for i in range(count):
+        labels = [name for bit, name in enumerate(MULTI_LABELS) if i >> bit & 1]
+        words = [TINY_WORDS[(i * 5 + j) % len(TINY_WORDS)] for j in range(3)] + [MULTI_LABEL_CUES[n] for n in labels]
+        rows.append({"text": " ".join(words) + f" {i}", "label": labels})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def tiny_multi_label_folder(tmp_path_factory):
+    import tiny
+    import torch
+
+    from posenc_hf.tokenization import train_tokenizer
+
+    texts = [row["text"] for row in multi_label_rows(80)]
+    tokenizer = train_tokenizer(texts, vocab_size=200, model_max_length=TINY_MAX_LENGTH)
+    model = tiny.tiny_model(
+        vocab_size=len(tokenizer),
+        num_attention_heads=2,
+        num_hidden_layers=1,
+        max_position_embeddings=TINY_MAX_LENGTH,
+        id2label=dict(enumerate(MULTI_LABELS)),
+        label2id={name: i for i, name in enumerate(MULTI_LABELS)},
+        problem_type="multi_label_classification",
+    )
+    model.classifier.bias.data = torch.tensor([3.0, 0.0, -3.0])  # scores near 0.95, 0.5 and 0.05: some above
+    model.config.multi_label_threshold = TINY_THRESHOLD  # the threshold, some below
+    folder = tmp_path_factory.mktemp("tiny_multi_label") / "model"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -79,19 +79,22 @@ def test_trainer_compute_metrics_returns_flat_floats(wrap):
 
 
 def test_loads_offline_from_another_folder_with_a_cold_cache(tmp_path):
-    """`evaluate.load(<folder>)` and `load_classification_metric()` need no network and no repo cwd."""
+    """`evaluate.load(<folder>)`, `load_classification_metric()` and `load_multi_label_metric()` need no
+    network and no repo cwd."""
     code = f"""
 import json, evaluate
-from posenc_hf.metrics import load_classification_metric
+from posenc_hf.metrics import load_classification_metric, load_multi_label_metric
 direct = evaluate.load({str(CLASSIFICATION_METRIC_PATH)!r}).compute(predictions={PREDICTIONS}, references={REFERENCES})
 packaged = load_classification_metric().compute(predictions={PREDICTIONS}, references={REFERENCES})
-print(json.dumps([direct["accuracy"], packaged["confusion_matrix"]]))
+multi = load_multi_label_metric().compute(predictions=[[1, 0], [1, 1]], references=[[1, 0], [0, 1]])
+print(json.dumps([direct["accuracy"], packaged["confusion_matrix"], multi["micro_f1"]]))
 """
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf_home")}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    accuracy, confusion = json.loads(result.stdout.strip().splitlines()[-1])
+    accuracy, confusion, micro_f1 = json.loads(result.stdout.strip().splitlines()[-1])
     assert accuracy == pytest.approx(4 / 6)
+    assert micro_f1 == pytest.approx(0.8)  # 2 of 3 predicted labels right, both true labels found
     assert confusion == [row[:3] for row in CONFUSION[:3]]

@@ -11,6 +11,7 @@ from posenc_hf.plots import (
     plot_validation_metrics,
     series,
     write_all_plots,
+    write_multi_label_plots,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -74,3 +75,13 @@ def test_series_reads_one_key_per_epoch_and_keeps_the_last_repeat():
     assert epochs == [1, 2, 3]
     assert losses == pytest.approx([1.2, 0.6, 0.1])
     assert series(history, "loss")[0] == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+
+
+def test_a_multi_label_model_gets_f1_per_label_instead_of_a_confusion_matrix(tmp_path):
+    history = [{**entry, "eval_micro_f1": 0.5} if "eval_loss" in entry else entry for entry in fake_log_history()]
+    per_class = {name: {"precision": 0.5, "recall": 0.5, "f1": 0.1 * i, "support": i} for i, name in enumerate(LABELS)}
+    plots = write_multi_label_plots(tmp_path, history, tiny_model(), {"per_class": per_class, "threshold": 0.35})
+    assert sorted(plots) == ["loss", "per_class_f1", "position_embeddings", "position_similarity", "validation_f1"]
+    for path in plots.values():
+        assert_png(tmp_path / path)
+    assert plt.get_fignums() == []

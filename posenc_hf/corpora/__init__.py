@@ -2,9 +2,10 @@
 
 This folder ships `subject/` and `sentiment/` (`train.csv`, `validation.csv`, `test.csv`, columns
 `text,label`; see each DATASHEET.md). The adapters read the public MMLU and GoEmotions files from a
-local folder and map them onto those label sets. Each reader returns `Pieces`: for each split it
-provides, the rows (`text`, `label` as a class name) and where they came from; `posenc_hf.data`
-checks, encodes and completes the splits.
+local folder and map them onto those label sets; `goemotions_multilabel` keeps GoEmotions' own 28
+emotions, several per row. Each reader returns `Pieces`: for each split it provides, the rows (`text`,
+`label` as a class name, or a list of them) and where they came from; `posenc_hf.data` checks,
+encodes and completes the splits.
 """
 
 import logging
@@ -22,7 +23,7 @@ LABEL_NAMES = {
 }
 MMLU_SUBJECTS = {"biology": "Biology", "chemistry": "Chemistry", "mathematics": "Maths", "physics": "Physics"}
 MMLU_LEVELS = ("college", "high_school")
-NAMED_CORPORA = ("order", *LABEL_NAMES, "mmlu", "goemotions")  # what load_corpus reads by name
+NAMED_CORPORA = ("order", *LABEL_NAMES, "mmlu", "goemotions", "goemotions_multilabel")  # load_corpus reads these
 MMLU_COLUMNS = ["question", "A", "B", "C", "D", "answer"]
 GOEMOTIONS_CLASSES = {"joy": "Joyful", "excitement": "Excited", "disappointment": "Disappointed",
                       "annoyance": "Frustrated", "anger": "Frustrated"}  # fmt: skip
@@ -101,11 +102,8 @@ def read_goemotions(folder: Path) -> Pieces:
     annoyance/anger); the others are dropped and counted in the log. `dev.tsv` is the test split;
     `load_corpus` carves validation out of train.
     """
-    files = {"train": folder / "train.tsv", "test": folder / "dev.tsv"}
-    for path in [folder / "labels.txt", *files.values()]:
-        if not path.is_file():
-            raise ValueError(f"GoEmotions file {path} does not exist")
-    emotions = (folder / "labels.txt").read_text(encoding="utf-8").split()
+    files = goemotions_split_files(folder)
+    emotions = goemotions_emotions(folder)
     corpus = load_goemotions_files({split: str(path) for split, path in files.items()})
     pieces: Pieces = {}
     for split, rows in corpus.items():
@@ -123,6 +121,37 @@ def read_goemotions(folder: Path) -> Pieces:
         )
         pieces[split] = [(str(files[split]), kept)]
     return pieces
+
+
+def read_goemotions_multilabel(folder: Path) -> Pieces:
+    """GoEmotions `train.tsv` and `dev.tsv` with each row's emotions, all of them, as a list of names
+    (`goemotions_emotions`; `neutral` is one). `dev.tsv` is the test split, as for `read_goemotions`."""
+    files = goemotions_split_files(folder)
+    emotions = goemotions_emotions(folder)
+    corpus = load_goemotions_files({split: str(path) for split, path in files.items()})
+
+    def names(batch_ids: list[str]) -> dict:
+        return {"label": [[emotions[int(i)] for i in ids.split(",")] for ids in batch_ids]}
+
+    pieces: Pieces = {}
+    for split, rows in corpus.items():
+        named = rows.map(names, input_columns="label_ids", batched=True, remove_columns=GOEMOTIONS_COLUMNS[1:])
+        pieces[split] = [(str(files[split]), named)]
+    return pieces
+
+
+def goemotions_split_files(folder: Path) -> dict[str, Path]:
+    """`train.tsv` as train and `dev.tsv` as test; an error naming any GoEmotions file that is missing."""
+    files = {"train": folder / "train.tsv", "test": folder / "dev.tsv"}
+    for path in [folder / "labels.txt", *files.values()]:
+        if not path.is_file():
+            raise ValueError(f"GoEmotions file {path} does not exist")
+    return files
+
+
+def goemotions_emotions(folder: Path) -> list[str]:
+    """The 28 emotion names of `labels.txt`, in id order (the ids the TSV files hold)."""
+    return (folder / "labels.txt").read_text(encoding="utf-8").split()
 
 
 def load_goemotions_files(data_files, **options):

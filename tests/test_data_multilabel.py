@@ -1,0 +1,124 @@
+"""`load_corpus` on multi-label data: lists of labels from JSON, JSON Lines, Parquet and CSV (comma-
+separated), the random seeded split, label counts, bad input, and GoEmotions with all its emotions."""
+
+import csv
+import json
+from collections import Counter
+
+import pytest
+from conftest import MULTI_LABELS, multi_label_rows
+from datasets import ClassLabel, Dataset, Features, List, Value
+
+from posenc_hf.data import SPLITS, class_names, is_multi_label, label_counts, load_corpus, multi_hot
+
+ROWS = multi_label_rows(40)
+EXPECTED_FEATURES = Features({"text": Value("string"), "label": List(ClassLabel(names=MULTI_LABELS))})
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def write_csv(path, rows):
+    """Labels joined by commas, as a spreadsheet holds them (`anger,joy`; an empty cell: no label)."""
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["text", "label"])
+        writer.writerows([row["text"], ",".join(row["label"])] for row in rows)
+    return path
+
+
+def labelled_texts(corpus):
+    """{text: its label names} over every split."""
+    return {
+        text: [MULTI_LABELS[i] for i in ids]
+        for split in SPLITS
+        for text, ids in zip(corpus[split]["text"], corpus[split]["label"], strict=True)
+    }
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json", ".parquet", ".csv"])
+def test_lists_of_labels_load_as_lists_of_class_ids_split_80_10_10(tmp_path, suffix):
+    path = tmp_path / f"feelings{suffix}"
+    if suffix == ".jsonl":
+        write_jsonl(path, ROWS)
+    elif suffix == ".json":
+        path.write_text(json.dumps(ROWS), encoding="utf-8")
+    elif suffix == ".parquet":
+        Dataset.from_list(ROWS).to_parquet(str(path))
+    else:
+        write_csv(path, ROWS)
+    corpus = load_corpus(path, multi_label=True if suffix == ".csv" else None)  # a CSV cannot hold a list
+    assert all(corpus[split].features == EXPECTED_FEATURES for split in SPLITS)
+    assert {split: len(rows) for split, rows in corpus.items()} == {"train": 32, "validation": 4, "test": 4}
+    assert labelled_texts(corpus) == {row["text"]: row["label"] for row in ROWS}
+    assert is_multi_label(corpus["train"]) and class_names(corpus["test"]) == MULTI_LABELS
+
+
+def test_the_random_split_is_seeded(tmp_path):
+    path = write_jsonl(tmp_path / "feelings.jsonl", ROWS)
+    assert load_corpus(path, seed=1)["test"]["text"] == load_corpus(path, seed=1)["test"]["text"]
+    assert load_corpus(path, seed=1)["test"]["text"] != load_corpus(path, seed=2)["test"]["text"]
+
+
+def test_label_counts_count_a_row_once_per_label(tmp_path):
+    corpus = load_corpus(write_jsonl(tmp_path / "feelings.jsonl", ROWS))
+    rows = corpus["train"].shuffle(seed=0).select(range(9))  # a selection of rows, as every split is
+    expected = Counter(MULTI_LABELS[i] for ids in rows["label"] for i in ids)
+    assert label_counts(rows) == {name: expected[name] for name in MULTI_LABELS}
+    assert multi_hot(rows).tolist() == [[float(i in ids) for i in range(3)] for ids in rows["label"]]
+
+
+def test_ids_duplicates_and_empty_lists(tmp_path):
+    rows = [{"text": f"text {i}", "label": [i % 3, i % 3]} for i in range(9)] + [{"text": "none", "label": []}]
+    corpus = load_corpus(write_jsonl(tmp_path / "ids.jsonl", rows), label_names=MULTI_LABELS)
+    assert labelled_texts(corpus) == {"none": [], **{f"text {i}": [MULTI_LABELS[i % 3]] for i in range(9)}}
+
+
+def test_an_unknown_label_in_a_list_names_the_row_and_the_label(tmp_path):
+    rows = [*ROWS[:4], {"text": "a calm day", "label": ["joy", "calm"]}, *ROWS[4:]]
+    with pytest.raises(ValueError, match=r"label 'calm' at row 5 of .*feelings\.jsonl is not one of \['anger'"):
+        load_corpus(write_jsonl(tmp_path / "feelings.jsonl", rows), label_names=MULTI_LABELS)
+    with pytest.raises(ValueError, match=r"label 'calm' at row 5 of .*feelings\.csv is not one of"):
+        load_corpus(write_csv(tmp_path / "feelings.csv", rows), label_names=MULTI_LABELS, multi_label=True)
+
+
+def test_lists_with_single_label_asked_for_and_numbers_with_multi_label_are_errors(tmp_path):
+    lists = write_jsonl(tmp_path / "feelings.jsonl", ROWS)
+    with pytest.raises(ValueError, match=r"labels in .*feelings\.jsonl are lists .* problem_type is single_label"):
+        load_corpus(lists, multi_label=False)
+    numbers = write_jsonl(tmp_path / "ids.jsonl", [{"text": f"text {i}", "label": i % 3} for i in range(9)])
+    with pytest.raises(ValueError, match=r"multi-label data needs each label to be a list .*ids\.jsonl are Value"):
+        load_corpus(numbers, label_names=MULTI_LABELS, multi_label=True)
+
+
+def test_a_csv_without_multi_label_keeps_one_label_per_row(tmp_path):
+    """A comma inside a single-label cell is part of the class name: only `multi_label` splits it."""
+    rows = [{"text": f"text {i}", "label": ["a,b", "c"][i % 2]} for i in range(20)]
+    with (tmp_path / "plain.csv").open("w", newline="") as file:
+        csv.writer(file).writerows([["text", "label"], *([row["text"], row["label"]] for row in rows)])
+    corpus = load_corpus(tmp_path / "plain.csv")
+    assert not is_multi_label(corpus["train"]) and class_names(corpus["train"]) == ["a,b", "c"]
+
+
+def test_too_few_rows_to_carve_out_the_splits(tmp_path):
+    with pytest.raises(ValueError, match=r"feelings\.jsonl has only 2 row\(s\): too few to split"):
+        load_corpus(write_jsonl(tmp_path / "feelings.jsonl", ROWS[:2]))
+
+
+GOEMOTIONS_ROWS = {"train": 43410, "dev": 5426}  # shared/README.md
+
+
+def test_goemotions_multilabel_keeps_every_row_and_emotion(shared_dir):
+    folder = shared_dir / "data" / "goemotions"
+    corpus = load_corpus("goemotions_multilabel", data_dir=folder)
+    emotions = (folder / "labels.txt").read_text().split()
+    assert len(emotions) == 28 and class_names(corpus["train"]) == emotions
+    assert len(corpus["train"]) + len(corpus["validation"]) == GOEMOTIONS_ROWS["train"]
+    assert len(corpus["test"]) == GOEMOTIONS_ROWS["dev"]
+    with (folder / "dev.tsv").open(newline="", encoding="utf-8") as file:
+        dev_ids = [row[1] for row in csv.reader(file, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    expected = Counter(emotions[int(i)] for ids in dev_ids for i in ids.split(","))
+    assert label_counts(corpus["test"]) == {name: expected[name] for name in emotions}
+    assert max(len(ids) for ids in corpus["test"]["label"]) > 1
