@@ -5,10 +5,9 @@ import difflib
 import logging
 import os
 import sys
-import typing
 from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
-from typing import get_args
+from typing import get_args, get_type_hints
 
 import torch
 import yaml
@@ -41,20 +40,15 @@ CONFIG_FIELDS = {
     "single_label_classification, or unset: as the data holds.",
 }
 FROM_DATA = {"max_position_embeddings": None}  # None: decided by the data (the tokenizer's max_length)
+# The config fields' types. transformers' own fields (`problem_type`) are annotated as text that names `torch`.
+CONFIG_TYPES = get_type_hints(PosEncConfig, localns={"torch": torch})
 
 
 def config_field(name, help):
     """A run argument that is the `PosEncConfig` field `name`: same name, type and default."""
     config_field = next(f for f in fields(PosEncConfig) if f.name == name)
     default = FROM_DATA.get(name, config_field.default)
-    annotation = resolved_annotation(config_field.type)
-    return name, argument_type(annotation, default), field(default=default, metadata={"help": help})
-
-
-def resolved_annotation(annotation):
-    """A field's type as an object: transformers' own config fields (`problem_type`) are annotated as
-    text (`from __future__ import annotations`), e.g. "Literal['regression', ...] | None"."""
-    return eval(annotation, vars(typing)) if isinstance(annotation, str) else annotation  # their source, not input
+    return name, argument_type(CONFIG_TYPES[name], default), field(default=default, metadata={"help": help})
 
 
 def argument_type(annotation, default):

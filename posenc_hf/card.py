@@ -41,6 +41,7 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .configuration_posenc import MULTI_LABEL
 from .positions_posenc import POSITION_EMBEDDINGS
 
 CARD_TEMPLATE = Path(__file__).with_name("model_card.md")  # the repository's model_card.md, shipped in the wheel
@@ -71,7 +72,6 @@ KNOWN_DATA = {  # corpus name -> (licence, citation), for data_info that gives n
     "goemotions": ("Apache-2.0", GOEMOTIONS_CITATION),
     "goemotions_multilabel": ("Apache-2.0", GOEMOTIONS_CITATION),
 }
-MULTI_LABEL = "multi_label_classification"  # the config's problem_type of a multi-label model
 MODEL_INDEX_METRICS = {  # ours -> (type, name), per problem type
     "single_label_classification": {"accuracy": ("accuracy", "accuracy"), "macro_f1": ("f1", "macro F1")},
     MULTI_LABEL: {"micro_f1": ("f1", "micro F1"), "macro_f1": ("f1", "macro F1")},

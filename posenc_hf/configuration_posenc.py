@@ -13,7 +13,8 @@ from .positions_posenc import POSITION_EMBEDDINGS
 POSITION_EMBEDDING_TYPES = tuple(POSITION_EMBEDDINGS)  # the registry's keys: "learned", "sinusoidal", "none"
 POOLING_TYPES = ("mean", "cls")
 LAYER_NORM_POSITIONS = ("post", "pre")
-PROBLEM_TYPES = (None, "regression", "single_label_classification", "multi_label_classification")
+MULTI_LABEL = "multi_label_classification"  # the problem_type of a multi-label classifier: a sigmoid per label
+PROBLEM_TYPES = (None, "regression", "single_label_classification", MULTI_LABEL)
 
 _POSITIVE_INTS = (
     "vocab_size",

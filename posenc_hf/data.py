@@ -196,8 +196,8 @@ def _is_multi_label(pieces: Pieces, wanted: bool | None) -> bool:
     with_lists = [where for where, feature in features.items() if _holds_lists(feature)]
     if wanted is False and with_lists:
         raise ValueError(
-            f"the labels in {with_lists[0]} are lists (multi-label data) but problem_type is "
-            "single_label_classification: set it to multi_label_classification, or leave it unset"
+            f"the labels in {with_lists[0]} are lists (multi-label data), but single-label data was asked for "
+            "(problem_type single_label_classification): set it to multi_label_classification, or leave it unset"
         )
     if not (wanted or with_lists):
         return False

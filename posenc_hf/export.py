@@ -28,6 +28,7 @@ import posenc_hf  # noqa: F401  (registers the Auto classes)
 
 from .checkpoints import check_model_folder
 from .cli import quiet_progress_bars, run_command
+from .configuration_posenc import MULTI_LABEL
 
 FORMATS = ("onnx", "dynamo")
 SAMPLE_TEXTS = ["A short text.", "A somewhat longer text, so that the batch has some padding in it."]
@@ -112,7 +113,7 @@ def classify(exported, tokenizer, texts, top_k=1, batch_size=32):
     prints. Scores are a softmax over the labels, or a sigmoid per label for a multi-label model, as in
     transformers' pipeline."""
     id2label = exported.config.id2label
-    multi_label = exported.config.problem_type == "multi_label_classification"
+    multi_label = exported.config.problem_type == MULTI_LABEL
     results = []
     for start in range(0, len(texts), batch_size):
         batch = tokenizer(texts[start : start + batch_size], padding=True, truncation=True, return_tensors="pt")

@@ -27,9 +27,8 @@ import posenc_hf  # noqa: F401  (registers the Auto classes, so no remote code i
 
 from .checkpoints import check_model_folder
 from .cli import quiet_progress_bars, run_command
+from .configuration_posenc import MULTI_LABEL
 from .export import ExportedClassifier, is_export_folder
-
-MULTI_LABEL = "multi_label_classification"  # a config's problem_type: a sigmoid score per label
 
 
 class CheckedTextClassificationPipeline(TextClassificationPipeline):

@@ -20,6 +20,7 @@ from datasets import Dataset, DatasetDict, List, Value
 from transformers import DataCollatorForLanguageModeling, DataCollatorWithPadding, EarlyStoppingCallback
 
 from .card import best_validation_metrics, write_masked_lm_card, write_model_card
+from .configuration_posenc import MULTI_LABEL
 from .corpora.unlabelled import pretraining_texts
 from .data import class_names, is_multi_label, label_array, source_name
 from .losses import class_weighted_loss
@@ -36,8 +37,8 @@ from .pretrained import load_pretrained_classifier
 
 NO_LABELS = ["LABEL_0", "LABEL_1"]  # a masked LM has no classes; transformers' default names
 MLM_VALIDATION_SHARE = 0.05  # of the pretraining texts, held out for the masked-LM loss
-MULTI_LABEL = "multi_label_classification"  # the config's problem_type: BCE loss, sigmoid scores in pipelines
-PROBLEM_TYPES = {None: None, "single_label_classification": False, MULTI_LABEL: True}  # -> load_corpus's multi_label
+# a run's problem_type -> what it asks of the data (`load_corpus`'s `multi_label`)
+MULTI_LABEL_DATA = {None: None, "single_label_classification": False, MULTI_LABEL: True}
 SINGLE_LABEL_ONLY = ("class_weight", "label_smoothing_factor")  # run fields that assume one label per text
 
 
@@ -272,12 +273,12 @@ def task_for(name):
 def multi_label_wanted(problem_type):
     """What a run's `problem_type` asks of the data (`load_corpus`'s `multi_label`): lists of labels
     (True), one label per text (False), or whichever the data holds (None)."""
-    if problem_type not in PROBLEM_TYPES:
-        trained = " or ".join(name for name in PROBLEM_TYPES if name)
+    if problem_type not in MULTI_LABEL_DATA:
+        trained = " or ".join(name for name in MULTI_LABEL_DATA if name)
         raise ValueError(
             f"problem_type {problem_type!r} is not one train/run.py trains: use {trained}, or leave it unset"
         )
-    return PROBLEM_TYPES[problem_type]
+    return MULTI_LABEL_DATA[problem_type]
 
 
 def early_stopping(run_args):

@@ -86,7 +86,7 @@ def test_an_unknown_label_in_a_list_names_the_row_and_the_label(tmp_path):
 
 def test_lists_with_single_label_asked_for_and_numbers_with_multi_label_are_errors(tmp_path):
     lists = write_jsonl(tmp_path / "feelings.jsonl", ROWS)
-    with pytest.raises(ValueError, match=r"labels in .*feelings\.jsonl are lists .* problem_type is single_label"):
+    with pytest.raises(ValueError, match=r"labels in .*feelings\.jsonl are lists .* single-label data was asked for"):
         load_corpus(lists, multi_label=False)
     numbers = write_jsonl(tmp_path / "ids.jsonl", [{"text": f"text {i}", "label": i % 3} for i in range(9)])
     with pytest.raises(ValueError, match=r"multi-label data needs each label to be a list .*ids\.jsonl are Value"):
