@@ -79,7 +79,8 @@ def peak_rss_mib() -> float:
 
 def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int = 8000) -> dict:
     """Run the four phases on `csv_path` in this process; seconds and peak RSS (MiB) per phase."""
-    from posenc_hf.data import label_counts, load_corpus
+    from posenc_hf.data import load_corpus
+    from posenc_hf.labels import label_counts
     from posenc_hf.tasks import tokenize  # what a run does: batched token ids, truncated; no padding
     from posenc_hf.tokenization import train_tokenizer
 

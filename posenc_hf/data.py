@@ -40,8 +40,7 @@ import logging
 import os
 from pathlib import Path
 
-import numpy as np
-from datasets import ClassLabel, Dataset, DatasetDict, Features, LargeList, List, Value, concatenate_datasets
+from datasets import ClassLabel, DatasetDict, Features, List, Value
 
 from .corpora import (
     CORPORA_DIR,
@@ -65,13 +64,10 @@ from .corpora.files import (
     read_hub,
 )
 from .corpora.order import CUE_WORDS, make_order_corpus
+from .labels import detect_multi_label, encode_split, resolve_label_names
+from .splits import SPLITS, cap_rows, fill_missing_splits
 
 logger = logging.getLogger(__name__)
-
-SPLITS = ("train", "validation", "test")
-BATCH_SIZE = 10_000  # rows per batch of the checking `.map` and the label scan
-LABEL_SEPARATOR = ","  # between the labels of a multi-label string cell (CSV/TSV): `joy,love`
-STRING_COLUMNS = (Value("string"), Value("large_string"))
 
 
 def load_corpus(
@@ -107,14 +103,14 @@ def load_corpus(
     pieces, default_names = _read_source(
         source, text_column, label_column, seed, data_dir, mmlu_with_options, mmlu_heldout, hub
     )
-    multi_label = _is_multi_label(pieces, multi_label)
-    names = _label_names(label_names or default_names, pieces, multi_label)
+    multi_label = detect_multi_label(pieces, multi_label)
+    names = resolve_label_names(label_names or default_names, pieces, multi_label)
     classes = ClassLabel(names=names)
     features = Features({"text": Value("string"), "label": List(classes) if multi_label else classes})
-    splits = {split: _encode_split(split, parts, features, num_proc) for split, parts in pieces.items()}
+    splits = {split: encode_split(split, parts, features, num_proc) for split, parts in pieces.items()}
     train_from = ", ".join(where for where, _ in pieces.get("train", []))
-    splits = _fill_missing_splits(splits, validation_size, test_size, seed, source=train_from)
-    return DatasetDict({split: _cap(splits[split], max_samples, seed) for split in SPLITS})
+    splits = fill_missing_splits(splits, validation_size, test_size, seed, source=train_from)
+    return DatasetDict({split: cap_rows(splits[split], max_samples, seed) for split in SPLITS})
 
 
 def _check_options(validation_size: float, test_size: float, max_samples: int | None, heldout: str | None) -> None:
@@ -185,308 +181,3 @@ def source_name(source: str | os.PathLike) -> str:
         return str(source).rstrip("/").split("/")[-1]
     path = Path(source).expanduser().resolve()
     return path.stem if kind == "file" else path.name
-
-
-# --- labels, checks and splits ---------------------------------------------------------------
-
-
-def _is_multi_label(pieces: Pieces, wanted: bool | None) -> bool:
-    """Whether the labels are lists: as the data says (a column of lists) or as `wanted`; a clash is an error."""
-    features = {where: rows.features["label"] for parts in pieces.values() for where, rows in parts}
-    with_lists = [where for where, feature in features.items() if _holds_lists(feature)]
-    if wanted is False and with_lists:
-        raise ValueError(
-            f"the labels in {with_lists[0]} are lists (multi-label data), but single-label data was asked for "
-            "(problem_type single_label_classification): set it to multi_label_classification, or leave it unset"
-        )
-    if not (wanted or with_lists):
-        return False
-    neither = [(where, f) for where, f in features.items() if not (_holds_lists(f) or f in STRING_COLUMNS)]
-    if neither:
-        where, feature = neither[0]
-        raise ValueError(
-            f"multi-label data needs each label to be a list (JSON, Parquet, Hub) or labels separated by "
-            f"{LABEL_SEPARATOR!r} (CSV/TSV), but the labels in {where} are {feature}"
-        )
-    return True
-
-
-def _holds_lists(feature) -> bool:
-    return isinstance(feature, (List, LargeList))
-
-
-def _cell_labels(cell, multi_label: bool) -> list:
-    """The raw labels of one label cell: the cell itself (single-label); a list's items, or a string's
-    `LABEL_SEPARATOR`-separated parts (multi-label); a missing cell is one missing label."""
-    if not multi_label or cell is None:
-        return [cell]
-    if isinstance(cell, str):
-        return [part.strip() for part in cell.split(LABEL_SEPARATOR) if part.strip()]
-    return list(cell)
-
-
-def _declared_classes(feature) -> ClassLabel | None:
-    """The `ClassLabel` a column declares, for itself or for each item of its lists (a Hub `List(ClassLabel)`)."""
-    inner = feature.feature if _holds_lists(feature) else feature
-    return inner if isinstance(inner, ClassLabel) else None
-
-
-def _label_names(given: list[str] | None, pieces: Pieces, multi_label: bool = False) -> list[str]:
-    """The class names: as given, else a `ClassLabel`'s, else the built-in set the labels match, else sorted."""
-    if given is not None:
-        names = list(given)
-        if not names or len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
-            raise ValueError(f"label_names={given!r} must be distinct, non-empty strings")
-        return names
-    features = [rows.features["label"] for parts in pieces.values() for _, rows in parts]
-    declared = next((_declared_classes(f).names for f in features if _declared_classes(f) is not None), None)
-    if declared is not None:
-        return declared
-    found = {
-        label for parts in pieces.values() for _, rows in parts for label in _labels_of_kept_rows(rows, multi_label)
-    }
-    if all(_as_id(value) is not None for value in found):
-        raise ValueError(
-            "the labels are integer class ids (or missing): pass label_names=[...] in id order to name them"
-        )
-    for names in LABEL_NAMES.values():
-        if found == set(names):
-            return names
-    names = sorted(found)
-    logger.warning("label_names not given and the labels match no built-in corpus: using sorted names %s", names)
-    return names
-
-
-def _labels_of_kept_rows(rows: Dataset, multi_label: bool) -> set[str]:
-    """The string labels of rows whose text is not empty (rows with empty text will be dropped)."""
-    found = set()
-    for batch in rows.iter(batch_size=BATCH_SIZE):
-        kept_cells = (cell for text, cell in zip(batch["text"], batch["label"], strict=True) if _has_words(text))
-        found.update(
-            label for cell in kept_cells for label in _cell_labels(cell, multi_label) if isinstance(label, str)
-        )
-    return found
-
-
-def _has_words(text) -> bool:
-    """Whether a row keeps its text: a string that is not empty or whitespace only."""
-    return isinstance(text, str) and not text.isspace() and text != ""
-
-
-def _as_id(value) -> int | None:
-    """An integer class id from an int or a string of digits (CSV reads ids as text), else None."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    return None
-
-
-def _encode_split(split: str, parts: list[tuple[str, Dataset]], features: Features, num_proc: int | None) -> Dataset:
-    """Check and encode every file of a split, then join them; an empty split is an error."""
-    rows = concatenate_datasets([_encode(rows, where, features, num_proc) for where, rows in parts])
-    if len(rows) == 0:
-        raise ValueError(f"split {split!r} is empty after dropping empty texts (from {', '.join(w for w, _ in parts)})")
-    return rows
-
-
-def _encode(rows: Dataset, where: str, features: Features, num_proc: int | None = None) -> Dataset:
-    """Check each row's text is a string and its labels known classes; drop empty texts (logged)."""
-    multi_label = _holds_lists(features["label"])
-    encode = _batch_encoder(rows.features, _declared_classes(features["label"]).names, where, multi_label)
-    kept = rows.map(
-        encode,
-        batched=True,
-        batch_size=BATCH_SIZE,
-        with_indices=True,
-        remove_columns=rows.column_names,
-        features=features,
-        num_proc=num_proc if num_proc and num_proc > 1 and len(rows) >= num_proc else None,
-        desc=f"Checking {Path(where).name}",
-    )
-    if len(kept) < len(rows):
-        logger.warning("dropped %d rows with empty or whitespace-only text from %s", len(rows) - len(kept), where)
-    return kept
-
-
-def _batch_encoder(read: Features, names: list[str], where: str, multi_label: bool = False):
-    """A batched `.map` function: keep rows with words, their label as a class id (multi-label: their
-    labels as a list of distinct class ids); errors name the row and the label.
-
-    The type check on texts runs only when the file's text column is not a string column already.
-    """
-    ids = {name: i for i, name in enumerate(names)}
-    declared = _declared_classes(read["label"])  # a ClassLabel's ids are its own
-    texts_are_strings = read["text"] in STRING_COLUMNS
-
-    def encode(batch: dict, indices: list[int]) -> dict:
-        texts, labels = batch["text"], batch["label"]
-        if not texts_are_strings:
-            _check_texts(texts, indices, where)
-        kept = [i for i, text in enumerate(texts) if _has_words(text)]
-        cells = [_cell_labels(labels[i], multi_label) for i in kept]
-        label_ids = [[_label_id(label, declared, ids) for label in cell] for cell in cells]
-        bad = next(((j, k) for j, row_ids in enumerate(label_ids) for k, i in enumerate(row_ids) if i is None), None)
-        if bad is not None:
-            label, row = cells[bad[0]][bad[1]], indices[kept[bad[0]]] + 1
-            if declared is not None and isinstance(label, int) and 0 <= label < declared.num_classes:
-                label = declared.int2str(label)
-            raise ValueError(
-                f"label {label!r} at row {row} of {where} is not one of {names} (or an id 0-{len(names) - 1})"
-            )
-        encoded = [list(dict.fromkeys(row_ids)) for row_ids in label_ids] if multi_label else [i for [i] in label_ids]
-        return {"text": [texts[i] for i in kept], "label": encoded}
-
-    return encode
-
-
-def _check_texts(texts: list, indices: list[int], where: str) -> None:
-    """Every text is a string or missing; else name the first row that is not."""
-    bad = next((i for i, text in enumerate(texts) if text is not None and not isinstance(text, str)), None)
-    if bad is not None:
-        text = texts[bad]
-        raise ValueError(f"text at row {indices[bad] + 1} of {where} is {text!r} ({type(text).__name__}), not a string")
-
-
-def _label_id(label, declared: ClassLabel | None, ids: dict[str, int]) -> int | None:
-    """A label's class id: by name, else as an integer id; None when it is neither."""
-    if declared is not None and isinstance(label, int) and 0 <= label < declared.num_classes:
-        label = declared.int2str(label)
-    label_id = ids.get(label) if isinstance(label, str) else None
-    if label_id is None:
-        label_id = _as_id(label)
-    return label_id if label_id is not None and 0 <= label_id < len(ids) else None
-
-
-def _fill_missing_splits(
-    splits: dict[str, Dataset], validation_size: float, test_size: float, seed: int, source: str = "the train split"
-) -> dict[str, Dataset]:
-    """Carve the validation and/or test split a source lacks out of `train`: stratified by label, or
-    at random for multi-label data."""
-    if "train" not in splits:
-        raise ValueError(f"the source has no train split (found: {', '.join(sorted(splits, key=SPLITS.index))})")
-    sizes = {"validation": validation_size, "test": test_size}
-    fractions = {split: size for split, size in sizes.items() if split not in splits}
-    if not fractions:
-        return splits
-    carve = _random_split if is_multi_label(splits["train"]) else _stratified_split
-    return {**splits, **carve(splits["train"], fractions, seed, source)}
-
-
-def _stratified_split(rows: Dataset, fractions: dict[str, float], seed: int, source: str) -> dict[str, Dataset]:
-    """Split `rows` into `train` and each split of `fractions`, class by class, seeded.
-
-    Each carved split gets its fraction of all rows, drawn from every class in proportion to its size
-    (`_class_quotas`), at least one row per class, and `train` keeps at least one of each; rows keep
-    their file order within a split. The labels are read once, as an Arrow column, and the splits are
-    `select`s of index arrays: no pass over the rows in Python.
-    """
-    labels = label_array(rows)
-    names = rows.features["label"].names
-    counts = np.bincount(labels, minlength=len(names))
-    _check_stratifiable(counts, names, ["train", *fractions], source)
-    order = np.random.default_rng(seed).permutation(len(labels))
-    order = order[np.argsort(labels[order], kind="stable")]  # grouped by class, shuffled within each
-    parts = {split: [] for split in ["train", *fractions]}
-    quotas = _class_quotas(counts, list(fractions.values()))
-    for start, count, quota in zip(np.cumsum(counts) - counts, counts, quotas, strict=True):
-        bounds = np.cumsum([0, *quota]) + start
-        for split, begin, end in zip(fractions, bounds[:-1], bounds[1:], strict=True):
-            parts[split].append(order[begin:end])
-        parts["train"].append(order[bounds[-1] : start + count])
-    return {split: rows.select(np.sort(np.concatenate(indices))) for split, indices in parts.items()}
-
-
-def _random_split(rows: Dataset, fractions: dict[str, float], seed: int, source: str) -> dict[str, Dataset]:
-    """Split multi-label `rows` into `train` and each split of `fractions`, at random and seeded (a row
-    with several labels has no one class to stratify by): each carved split gets its fraction of all
-    rows, rounded, at least one, and `train` keeps at least one; rows keep their file order."""
-    sizes = [max(1, round(len(rows) * fraction)) for fraction in fractions.values()]
-    if sum(sizes) >= len(rows):
-        raise ValueError(f"{source} has only {len(rows)} row(s): too few to split into train, {', '.join(fractions)}")
-    order = np.random.default_rng(seed).permutation(len(rows))
-    bounds = np.cumsum([0, *sizes])
-    parts = {split: order[begin:end] for split, begin, end in zip(fractions, bounds[:-1], bounds[1:], strict=True)}
-    parts["train"] = order[bounds[-1] :]
-    return {split: rows.select(np.sort(indices)) for split, indices in parts.items()}
-
-
-def _check_stratifiable(counts: np.ndarray, names: list[str], splits: list[str], source: str) -> None:
-    """Every class present needs a row for each split; else name the smallest class and its count."""
-    present = np.flatnonzero(counts)
-    rarest = present[np.argmin(counts[present])]
-    if counts[rarest] < len(splits):
-        raise ValueError(
-            f"class {names[rarest]!r} has only {counts[rarest]} row(s) in {source}: too few to split it, stratified, "
-            f"into {', '.join(splits)} (at least {len(splits)} needed). Add rows of that class, drop them, or "
-            "provide the missing split files"
-        )
-
-
-def _class_quotas(counts: np.ndarray, fractions: list[float]) -> np.ndarray:
-    """Rows of each class (rows) for each carved split (columns): the split's fraction of all rows,
-    rounded, spread over the classes in proportion to their sizes (largest remainders first), at least
-    one per class present, and at least one row of each class left for `train`."""
-    columns = []
-    for fraction in fractions:
-        exact = counts * fraction
-        quota = np.floor(exact).astype(int)
-        missing = max(0, round(counts.sum() * fraction) - quota.sum())
-        quota[np.argsort(quota - exact, kind="stable")[:missing]] += 1
-        columns.append(quota)
-    quotas = np.maximum(np.stack(columns, axis=1), (counts > 0)[:, None])
-    for label, count in enumerate(counts):
-        while count and quotas[label].sum() > count - 1:
-            quotas[label, quotas[label].argmax()] -= 1
-    return quotas
-
-
-def _cap(rows: Dataset, max_samples: int | None, seed: int) -> Dataset:
-    """At most `max_samples` rows: a seeded shuffle, then the first `max_samples`."""
-    if max_samples is None or len(rows) <= max_samples:
-        return rows
-    return rows.shuffle(seed=seed).select(range(max_samples))
-
-
-def is_multi_label(rows: Dataset) -> bool:
-    """Whether `rows` (from `load_corpus`) hold a list of labels per row."""
-    return _holds_lists(rows.features["label"])
-
-
-def class_names(rows: Dataset) -> list[str]:
-    """The class names of `rows`' labels (of each list item, for multi-label rows), in id order."""
-    return _declared_classes(rows.features["label"]).names
-
-
-def label_counts(rows: Dataset) -> dict[str, int]:
-    """Rows per class name, counted in Arrow (one pass, whatever the number of classes); a multi-label
-    row counts once for each of its labels."""
-    names = class_names(rows)
-    if is_multi_label(rows):
-        counts = multi_hot(rows).sum(axis=0, dtype=np.int64)
-    else:
-        counts = np.bincount(label_array(rows), minlength=len(names))
-    return dict(zip(names, counts.tolist(), strict=True))
-
-
-def label_array(rows: Dataset) -> np.ndarray:
-    """The class ids of `rows` as a numpy array, straight from Arrow.
-
-    A split is a selection of rows (an indices mapping); datasets 5 reads a column through one as a
-    Python list of indices (1.3 s for 350k rows), so the mapping is applied here with numpy instead.
-    """
-    labels = rows.data.column("label").to_numpy()
-    indices = rows._indices  # datasets' indices mapping: None, or a table of one column of row numbers
-    return labels if indices is None else labels[indices.column(0).to_numpy()]
-
-
-def multi_hot(rows: Dataset) -> np.ndarray:
-    """The labels of multi-label `rows` as a (rows × classes) float32 matrix of 0 and 1, straight from Arrow."""
-    column = rows.data.column("label")
-    if rows._indices is not None:  # see label_array
-        column = column.take(rows._indices.column(0))
-    lists = column.combine_chunks()
-    row_of_each_label = np.repeat(np.arange(len(lists)), lists.value_lengths().to_numpy(zero_copy_only=False))
-    matrix = np.zeros((len(lists), len(class_names(rows))), dtype=np.float32)
-    matrix[row_of_each_label, lists.flatten().to_numpy(zero_copy_only=False)] = 1.0
-    return matrix

@@ -31,9 +31,11 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, IterableDataset, Value, concatenate_datasets
 
+from .configuration_posenc import MULTI_LABEL
 from .corpora import CORPORA_DIR, LABEL_NAMES, Pieces
 from .corpora.files import HubOptions, check_hub_options, read_file, read_folder, read_hub
-from .data import _batch_encoder, _label_names, label_counts, source_kind
+from .data import source_kind
+from .labels import batch_encoder, holds_lists, label_counts, resolve_label_names
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +43,13 @@ HELD_OUT = ("validation", "test")  # in the order a stream's head is taken for t
 UNDECLARED = Features({"text": Value("null"), "label": Value("null")})  # a stream without types: check every text
 
 
-def check_streaming_run(task_name: str, data_args, run_args) -> None:
+def check_streaming_run(task_name: str, data_args, run_args, problem_type: str | None = None) -> None:
     """Fail before any reading, naming the field, on what a stream cannot give."""
+    if problem_type == MULTI_LABEL:
+        raise ValueError(
+            f"streaming trains single-label classifiers; problem_type {MULTI_LABEL} needs the corpus read whole "
+            "(its splits are carved at random): leave streaming off"
+        )
     if run_args.max_steps <= 0:
         raise ValueError(
             "streaming needs max_steps (e.g. --max_steps 1000): a stream has no length, so no epochs to count"
@@ -123,13 +130,18 @@ def _features(names: list[str] | None, pieces: Pieces) -> Features:
     """`text` and a `ClassLabel` of the given names, else of the names a stream declares; a stream
     cannot be scanned for its labels, so without either it is an error."""
     declared = [rows.features["label"] for parts in pieces.values() for _, rows in parts if rows.features]
+    if any(holds_lists(feature) for feature in declared):
+        raise ValueError(
+            "streaming trains single-label classifiers, and this stream's labels are lists (multi-label data): "
+            "leave streaming off"
+        )
     names = names or next((feature.names for feature in declared if isinstance(feature, ClassLabel)), None)
     if names is None:
         raise ValueError(
             "streaming needs the label names before reading: a stream cannot be scanned for its labels. Pass "
             "class_names: [...] in class-id order, or stream a dataset whose label column is a ClassLabel"
         )
-    names = _label_names(names, {})  # checked as `load_corpus` checks given names
+    names = resolve_label_names(names, {})  # checked as `load_corpus` checks given names
     return Features({"text": Value("string"), "label": ClassLabel(names=names)})
 
 
@@ -141,7 +153,7 @@ def _encode_parts(parts: list[tuple[str, IterableDataset]], features: Features) 
 
 def _encode(rows: IterableDataset, where: str, features: Features) -> IterableDataset:
     """`posenc_hf.data`'s checks and label encoding, applied lazily; the row numbers count from the stream's start."""
-    encode = _batch_encoder(rows.features or UNDECLARED, features["label"].names, where)
+    encode = batch_encoder(rows.features or UNDECLARED, features["label"].names, where)
     return rows.map(encode, batched=True, with_indices=True, remove_columns=["text", "label"], features=features)
 
 

@@ -22,7 +22,8 @@ from transformers import DataCollatorForLanguageModeling, DataCollatorWithPaddin
 from .card import best_validation_metrics, write_masked_lm_card, write_model_card
 from .configuration_posenc import MULTI_LABEL
 from .corpora.unlabelled import pretraining_texts
-from .data import class_names, is_multi_label, label_array, source_name
+from .data import source_name
+from .labels import class_names, is_multi_label, label_array
 from .losses import class_weighted_loss
 from .metrics import (
     choose_threshold,

@@ -19,7 +19,8 @@ from transformers import AutoTokenizer, set_seed
 from .arguments import config_values
 from .checkpoints import atomic_folder, check_checkpoint_matches, read_checkpoint_config, resolve_checkpoint
 from .configuration_posenc import PosEncConfig
-from .data import class_names, label_counts, load_corpus, source_kind, source_name
+from .data import load_corpus, source_kind, source_name
+from .labels import class_names, label_counts
 from .pretrained import pretrained_config
 from .streaming import check_streaming_run, load_streamed_corpus, shard_by_process, tokenize_streamed
 from .tasks import RUN_TASKS, multi_label_wanted, task_for
@@ -161,7 +162,7 @@ def run_training(model_args, data_args, run_args, card_template=None, task=None)
     set_seed(run_args.seed)
     run_args = task.configure(run_args)
     if data_args.streaming:
-        check_streaming_run(task.name, data_args, run_args)
+        check_streaming_run(task.name, data_args, run_args, model_args.problem_type)
         run_args = shard_by_process(run_args)
     checkpoint = resolve_checkpoint(run_args)
     if checkpoint:

@@ -12,7 +12,8 @@ import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
 from posenc_hf.corpora import LABEL_NAMES
-from posenc_hf.data import SPLITS, label_array, label_counts, load_corpus, source_kind, source_name
+from posenc_hf.data import SPLITS, load_corpus, source_kind, source_name
+from posenc_hf.labels import label_array, label_counts
 
 SUBJECTS = LABEL_NAMES["subject"]
 EXPECTED_FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=SUBJECTS)})

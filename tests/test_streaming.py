@@ -128,6 +128,16 @@ def test_what_a_stream_cannot_give_is_refused_by_name(tmp_path, field, value, me
         check_streaming_run(model_args.task, data_args, run_args)
 
 
+def test_multi_label_is_refused_when_asked_for_and_when_the_stream_holds_lists(tmp_path):
+    model_args, data_args, run_args = arguments(tmp_path / "questions.csv", tmp_path / "run")
+    with pytest.raises(ValueError, match="problem_type multi_label_classification needs the corpus read whole"):
+        check_streaming_run(model_args.task, data_args, run_args, "multi_label_classification")
+    lists = tmp_path / "tags.jsonl"
+    lists.write_text("".join(json.dumps({"text": text, "label": [label]}) + "\n" for text, label in rows(30)))
+    with pytest.raises(ValueError, match="this stream's labels are lists"):
+        load_streamed_corpus(arguments(lists, tmp_path / "run")[1])
+
+
 def test_a_head_without_some_class_is_flagged(tmp_path, caplog):
     corpus = write(tmp_path / "sorted.csv", sorted(rows(), key=lambda row: row[1]))
     with caplog.at_level(logging.WARNING, logger="posenc_hf.streaming"):
