@@ -8,7 +8,10 @@ measures, for each size in its own subprocess (so that peak memory is that size'
   80/10/10 split;
 - `tokenizer`: `train_tokenizer` on the train split's text column, as a run does;
 - `tokenization`: the batched `.map` of the tokenizer over every split, as a run does;
-- `label counts`: `posenc_hf.data.label_counts` for every split, as the card and report do.
+- `label counts`: `posenc_hf.labels.label_counts` for every split, as the card and report do;
+- `test prediction`: `Trainer.predict` over the tokenized test split (10% of the rows) with a model of
+  `configs/sentiment.yaml`'s size (hidden 128, 8 heads, 3 layers, batches of 64 padded to their
+  longest), as a run's report does. The weights are untrained: the time does not depend on them.
 
 Each phase reports seconds, rows/s (rows of the whole corpus) and its peak RSS (the high-water mark
 is reset before each phase through `/proc/self/clear_refs` where Linux allows it). Each size starts
@@ -34,7 +37,9 @@ from pathlib import Path
 SHARED = Path(os.environ.get("POSENC_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 GOEMOTIONS = SHARED / "data" / "goemotions"
 DEFAULT_SIZES = (43_410, 434_100)
-PHASES = ("load+split", "tokenizer", "tokenization", "label counts")
+PHASES = ("load+split", "tokenizer", "tokenization", "label counts", "test prediction")
+PREDICTION_SHAPE = {"hidden_size": 128, "num_attention_heads": 8, "num_hidden_layers": 3}  # configs/sentiment.yaml
+MAX_LENGTH = 64  # configs/sentiment.yaml
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -78,7 +83,7 @@ def peak_rss_mib() -> float:
 
 
 def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int = 8000) -> dict:
-    """Run the four phases on `csv_path` in this process; seconds and peak RSS (MiB) per phase."""
+    """Run the phases on `csv_path` in this process; seconds and peak RSS (MiB) per phase."""
     from posenc_hf.data import load_corpus
     from posenc_hf.labels import label_counts
     from posenc_hf.tasks import tokenize  # what a run does: batched token ids, truncated; no padding
@@ -89,10 +94,13 @@ def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int 
     steps = {
         "load+split": lambda: state.update(corpus=load_corpus(csv_path, **options)),
         "tokenizer": lambda: state.update(
-            tokenizer=train_tokenizer(state["corpus"]["train"]["text"], vocab_size=vocab_size, model_max_length=64)
+            tokenizer=train_tokenizer(
+                state["corpus"]["train"]["text"], vocab_size=vocab_size, model_max_length=MAX_LENGTH
+            )
         ),
         "tokenization": lambda: state.update(tokenized=tokenize(state["corpus"], state["tokenizer"], num_proc)),
         "label counts": lambda: state.update(counts={s: label_counts(rows) for s, rows in state["corpus"].items()}),
+        "test prediction": lambda: predict_test_split(state["tokenized"]["test"], state["tokenizer"], state["corpus"]),
     }
     for phase, step in steps.items():
         reset = peak_rss_reset()
@@ -102,6 +110,29 @@ def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int 
     results["rows"] = sum(len(rows) for rows in state["corpus"].values())
     results["vocab"] = len(state["tokenizer"])
     return results
+
+
+def predict_test_split(test, tokenizer, corpus) -> None:
+    """`Trainer.predict` over the test split with an untrained model of the sentiment config's size."""
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from posenc_hf.configuration_posenc import PosEncConfig
+    from posenc_hf.labels import class_names
+    from posenc_hf.modeling_posenc import PosEncForSequenceClassification
+
+    config = PosEncConfig(
+        **PREDICTION_SHAPE,
+        vocab_size=len(tokenizer),
+        max_position_embeddings=MAX_LENGTH,
+        pad_token_id=tokenizer.pad_token_id,
+        num_labels=len(class_names(corpus["train"])),
+    )
+    with tempfile.TemporaryDirectory() as output_dir:
+        args = TrainingArguments(output_dir, per_device_eval_batch_size=64, report_to="none", use_cpu=True)
+        trainer = Trainer(
+            PosEncForSequenceClassification(config), args, data_collator=DataCollatorWithPadding(tokenizer)
+        )
+        trainer.predict(test)
 
 
 def run_size(rows: int, folder: Path, source: list[tuple[str, str]], num_proc: int | None) -> dict:
