@@ -35,6 +35,7 @@ from .metrics import (
 from .modeling_posenc import PosEncForMaskedLM, PosEncForSequenceClassification
 from .plots import write_all_plots, write_multi_label_plots
 from .pretrained import load_pretrained_classifier
+from .tokenization import text_encoder
 
 NO_LABELS = ["LABEL_0", "LABEL_1"]  # a masked LM has no classes; transformers' default names
 MLM_VALIDATION_SHARE = 0.05  # of the pretraining texts, held out for the masked-LM loss
@@ -45,11 +46,8 @@ SINGLE_LABEL_ONLY = ("class_weight", "label_smoothing_factor")  # run fields tha
 
 def tokenize(splits, tokenizer, num_proc=None, **options):
     """Token ids, truncated to the tokenizer's model_max_length; padding is the collator's job.
-    `options` go to the tokenizer; `num_proc` to `datasets`' `map`."""
-
-    def encode(batch):
-        return tokenizer(batch["text"], truncation=True, **options)
-
+    `options` go to the tokenizer (`posenc_hf.tokenization.text_encoder`); `num_proc` to `datasets`' `map`."""
+    encode = text_encoder(tokenizer, **options)
     return splits.map(encode, batched=True, remove_columns=["text"], desc="Tokenizing", num_proc=num_proc)
 
 

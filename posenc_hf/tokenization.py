@@ -1,4 +1,4 @@
-"""Train a small BERT-style WordPiece tokenizer on a corpus.
+"""Train a small BERT-style WordPiece tokenizer on a corpus, and encode a dataset's texts with it.
 
 The result is a plain transformers fast tokenizer (`PreTrainedTokenizerFast`, which transformers v5
 calls `TokenizersBackend`): `save_pretrained` writes `tokenizer.json` + `tokenizer_config.json`, and
@@ -177,3 +177,31 @@ def _continuation_pieces(backend: Tokenizer, texts: list[str]) -> list[str]:
         inside = in_word[codes]
         follower[codes[1:][inside[1:] & inside[:-1]]] = True
     return [f"##{chr(code)}" for code in np.flatnonzero(follower)]
+
+
+def text_encoder(tokenizer, **options):
+    """A batched `.map` function: each text's `input_ids` and `attention_mask`, truncated to the
+    tokenizer's `model_max_length`, unpadded (padding is the collator's job).
+
+    With no other `options`, a fast tokenizer's Rust `encode_batch` runs directly, on a copy of its
+    backend set to truncate (the tokenizer a run saves stays as it is): the same ids as
+    `tokenizer(texts, truncation=True)`, in two thirds of the time, since transformers converts each
+    encoding in Python. `options` (e.g. `return_special_tokens_mask=True`), or a tokenizer without a
+    Rust backend, go through the tokenizer's own call.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if options or backend is None or not 0 < tokenizer.model_max_length < 2**31:
+
+        def call_tokenizer(batch):
+            return tokenizer(batch["text"], truncation=True, **options)
+
+        return call_tokenizer
+    rust = Tokenizer.from_str(backend.to_str())
+    rust.no_padding()
+    rust.enable_truncation(tokenizer.model_max_length, direction=tokenizer.truncation_side)
+
+    def encode(batch):
+        encodings = rust.encode_batch(batch["text"])
+        return {"input_ids": [e.ids for e in encodings], "attention_mask": [e.attention_mask for e in encodings]}
+
+    return encode

@@ -9,7 +9,7 @@ import pytest
 from datasets import Dataset
 from transformers import AutoTokenizer
 
-from posenc_hf.tokenization import SPECIAL_TOKENS, train_tokenizer
+from posenc_hf.tokenization import SPECIAL_TOKENS, text_encoder, train_tokenizer
 
 TEXTS = [
     "The mitochondria is the powerhouse of the cell.",
@@ -82,6 +82,28 @@ def test_truncation_and_right_padding(tokenizer):
     assert long[-1] == tokenizer.sep_token_id
     assert short[:4] == tokenizer("the cell")["input_ids"] and set(short[4:]) == {tokenizer.pad_token_id}
     assert batch["attention_mask"][1] == [1] * 4 + [0] * 12
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_the_dataset_encoder_gives_the_tokenizers_own_ids_and_leaves_it_unchanged(side):
+    """`text_encoder` (the Rust backend called directly) matches `tokenizer(texts, truncation=True)`,
+    long texts cut on the tokenizer's side, and leaves the tokenizer's own backend (which a run saves) as it was."""
+    tokenizer = train_tokenizer(TEXTS, vocab_size=200, model_max_length=16)
+    tokenizer.truncation_side = side
+    before = tokenizer.backend_tokenizer.to_str()
+    encoded = text_encoder(tokenizer)({"text": SAMPLES})
+    assert tokenizer.backend_tokenizer.to_str() == before
+    expected = tokenizer(SAMPLES, truncation=True)
+    assert encoded == {key: expected[key] for key in ("input_ids", "attention_mask")}
+    assert max(len(ids) for ids in encoded["input_ids"]) == tokenizer.model_max_length
+
+
+def test_the_dataset_encoder_passes_other_options_to_the_tokenizer(tokenizer):
+    encoded = text_encoder(tokenizer, return_special_tokens_mask=True)({"text": SAMPLES})
+    assert (
+        encoded["special_tokens_mask"]
+        == tokenizer(SAMPLES, truncation=True, return_special_tokens_mask=True)["special_tokens_mask"]
+    )
 
 
 def test_lowercase_flag():
