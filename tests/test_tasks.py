@@ -114,3 +114,18 @@ def test_single_label_options_are_refused_for_multi_label_data(field, value):
     setattr(run_args, field, value)
     with pytest.raises(ValueError, match=f"{field} apply to single-label data; these labels are lists"):
         MultiLabelClassification().trainer_parts(run_args, None, None, None, MULTI_LABELS)
+
+
+def test_validation_and_test_are_ordered_by_length_and_train_keeps_its_order():
+    """Evaluation batches pad little; the rows (text ids and labels together) are the same ones."""
+    tokenizer = train_tokenizer(TEXTS * 5, vocab_size=100, model_max_length=32)
+    texts = ["a long text about cells and acids and light", "x", "two words", "light bends"]
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["a", "b"])})
+    split = Dataset.from_dict({"text": texts, "label": [0, 1, 0, 1]}, features=features)
+    tokenized = Classification().tokenize(DatasetDict(train=split, validation=split, test=split), tokenizer)
+    expected = [tokenizer(text)["input_ids"] for text in texts]
+    assert tokenized["train"]["input_ids"] == expected
+    for name in ("validation", "test"):
+        rows = tokenized[name]
+        assert [len(ids) for ids in rows["input_ids"]] == sorted(len(ids) for ids in expected)
+        assert sorted(zip(rows["input_ids"], rows["label"])) == sorted(zip(expected, [0, 1, 0, 1]))
