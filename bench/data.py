@@ -7,7 +7,8 @@ measures, for each size in its own subprocess (so that peak memory is that size'
 - `load+split`: `posenc_hf.data.load_corpus(csv)`, i.e. read, check, encode and the stratified
   80/10/10 split;
 - `tokenizer`: `train_tokenizer` on the train split's text column, as a run does;
-- `tokenization`: the batched `.map` of the tokenizer over every split, as a run does;
+- `tokenization`: the batched `.map` of the tokenizer over every split, then validation and test
+  ordered by length, as a classification run does;
 - `label counts`: `posenc_hf.labels.label_counts` for every split, as the card and report do;
 - `test prediction`: `Trainer.predict` over the tokenized test split (10% of the rows) with a model of
   `configs/sentiment.yaml`'s size (hidden 128, 8 heads, 3 layers, batches of 64 padded to their
@@ -86,7 +87,7 @@ def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int 
     """Run the phases on `csv_path` in this process; seconds and peak RSS (MiB) per phase."""
     from posenc_hf.data import load_corpus
     from posenc_hf.labels import label_counts
-    from posenc_hf.tasks import tokenize  # what a run does: batched token ids, truncated; no padding
+    from posenc_hf.tasks import evaluation_by_length, tokenize  # what a classification run does
     from posenc_hf.tokenization import train_tokenizer
 
     options = {} if num_proc is None else {"num_proc": num_proc}
@@ -98,7 +99,9 @@ def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int 
                 state["corpus"]["train"]["text"], vocab_size=vocab_size, model_max_length=MAX_LENGTH
             )
         ),
-        "tokenization": lambda: state.update(tokenized=tokenize(state["corpus"], state["tokenizer"], num_proc)),
+        "tokenization": lambda: state.update(
+            tokenized=evaluation_by_length(tokenize(state["corpus"], state["tokenizer"], num_proc))
+        ),
         "label counts": lambda: state.update(counts={s: label_counts(rows) for s, rows in state["corpus"].items()}),
         "test prediction": lambda: predict_test_split(state["tokenized"]["test"], state["tokenizer"], state["corpus"]),
     }
