@@ -113,19 +113,21 @@ class Classification:
 
     def write_files(self, staging, trainer, report, data_info, card_template):
         """Plots and the model card, from the run's real objects."""
-        model = trainer.model
-        plots = write_all_plots(
-            staging, trainer.state.log_history, model, report["test"]["confusion_matrix"], data_info["label_names"]
-        )
+        plots = self.write_plots(staging, trainer, report, data_info)
         write_model_card(
             staging,
             card_template,
-            model=model,
+            model=trainer.model,
             training_args=trainer.args,
             metrics=report,
             data_info=data_info,
             plots=plots,
         )
+
+    def write_plots(self, staging, trainer, report, data_info):
+        """Loss, validation scores, the confusion matrix and the position table; {name: file}."""
+        matrix, names = report["test"]["confusion_matrix"], data_info["label_names"]
+        return write_all_plots(staging, trainer.state.log_history, trainer.model, matrix, names)
 
     def summary_lines(self, metrics, folder):
         return [
@@ -184,19 +186,9 @@ class MultiLabelClassification(Classification):
             "final_train_loss": last_logged(trainer.state.log_history, "loss"),
         }
 
-    def write_files(self, staging, trainer, report, data_info, card_template):
-        """Plots (per-label F1 instead of a confusion matrix) and the model card."""
-        model = trainer.model
-        plots = write_multi_label_plots(staging, trainer.state.log_history, model, report["test"])
-        write_model_card(
-            staging,
-            card_template,
-            model=model,
-            training_args=trainer.args,
-            metrics=report,
-            data_info=data_info,
-            plots=plots,
-        )
+    def write_plots(self, staging, trainer, report, data_info):
+        """As `Classification`'s, with F1 per label instead of a confusion matrix."""
+        return write_multi_label_plots(staging, trainer.state.log_history, trainer.model, report["test"])
 
     def summary_lines(self, metrics, folder):
         return [

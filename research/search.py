@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import optuna
+from datasets import DatasetDict
 from transformers import set_seed
 
 from posenc_hf.arguments import configure_threads, parse_run_arguments
@@ -68,11 +69,11 @@ def search(config_path, trials, seed, storage, extra_args=()):
     set_seed(seed)
     task = Classification()
     dataset = load_data(data_args, seed)
-    splits = {"train": dataset["train"], "validation": dataset["validation"]}  # the test split stays out
+    splits = DatasetDict(train=dataset["train"], validation=dataset["validation"])  # the test split stays out
     label_names = task.label_names(dataset)
     tokenizer = get_tokenizer(data_args, dataset["train"]["text"])
     base_config = build_config(model_args, tokenizer, label_names)
-    tokenized = {name: task.tokenize(rows, tokenizer) for name, rows in splits.items()}
+    tokenized = task.tokenize(splits, tokenizer)
 
     def model_init(trial):
         config = copy.deepcopy(base_config)

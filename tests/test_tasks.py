@@ -128,4 +128,5 @@ def test_validation_and_test_are_ordered_by_length_and_train_keeps_its_order():
     for name in ("validation", "test"):
         rows = tokenized[name]
         assert [len(ids) for ids in rows["input_ids"]] == sorted(len(ids) for ids in expected)
-        assert sorted(zip(rows["input_ids"], rows["label"])) == sorted(zip(expected, [0, 1, 0, 1]))
+        pairs = zip(rows["input_ids"], rows["label"], strict=True)
+        assert sorted(pairs) == sorted(zip(expected, [0, 1, 0, 1], strict=True))
