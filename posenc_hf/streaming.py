@@ -36,6 +36,7 @@ from .corpora import CORPORA_DIR, LABEL_NAMES, Pieces
 from .corpora.files import HubOptions, check_hub_options, read_file, read_folder, read_hub
 from .data import source_kind
 from .labels import batch_encoder, holds_lists, label_counts, resolve_label_names
+from .tokenization import text_encoder
 
 logger = logging.getLogger(__name__)
 
@@ -219,5 +220,5 @@ def tokenize_streamed(task, splits: dict, tokenizer, seed: int, buffer_size: int
 
 
 def _tokenize_stream(rows: IterableDataset, tokenizer) -> IterableDataset:
-    """Token ids as `posenc_hf.tasks.tokenize` makes them: truncated, padding left to the collator."""
-    return rows.map(lambda batch: tokenizer(batch["text"], truncation=True), batched=True, remove_columns=["text"])
+    """Token ids as `posenc_hf.tasks.tokenize` makes them (`text_encoder`): truncated, padding left to the collator."""
+    return rows.map(text_encoder(tokenizer), batched=True, remove_columns=["text"])

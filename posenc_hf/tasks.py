@@ -150,7 +150,7 @@ class MultiLabelClassification(Classification):
     def tokenize(self, splits, tokenizer):
         """Token ids, and each row's labels as a multi-hot float row (BCE's targets; the collator stacks them)."""
         num_labels = len(self.label_names(splits))
-        tokenized = evaluation_by_length(tokenize(splits, tokenizer))
+        tokenized = super().tokenize(splits, tokenizer)
         return DatasetDict({split: multi_hot_labels(rows, num_labels) for split, rows in tokenized.items()})
 
     def build_model(self, model_args, config):
