@@ -103,25 +103,36 @@ def tiny_texts(count):
     ]
 
 
-@pytest.fixture(scope="session")
-def tiny_folder(tmp_path_factory):
+def tiny_classifier(texts, labels, **config):
+    """An untrained one-layer classifier over `labels` and a tokenizer trained on `texts`."""
     import tiny
 
     from posenc_hf.tokenization import train_tokenizer
 
-    tokenizer = train_tokenizer(tiny_texts(200), vocab_size=200, model_max_length=TINY_MAX_LENGTH)
+    tokenizer = train_tokenizer(texts, vocab_size=200, model_max_length=TINY_MAX_LENGTH)
     model = tiny.tiny_model(
         vocab_size=len(tokenizer),
         num_attention_heads=2,
         num_hidden_layers=1,
         max_position_embeddings=TINY_MAX_LENGTH,
-        id2label=dict(enumerate(TINY_LABELS)),
-        label2id={name: i for i, name in enumerate(TINY_LABELS)},
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        **config,
     )
-    folder = tmp_path_factory.mktemp("tiny") / "model"
+    return model, tokenizer
+
+
+def save_folder(folder, model, tokenizer):
+    """`model` and `tokenizer` saved as one model folder."""
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    model, tokenizer = tiny_classifier(tiny_texts(200), TINY_LABELS)
+    return save_folder(tmp_path_factory.mktemp("tiny") / "model", model, tokenizer)
 
 
 # Folders as a test sees them, for the atomic-save tests (test_checkpoints, test_training).
@@ -163,25 +174,10 @@ def multi_label_rows(count):
 
 @pytest.fixture(scope="session")
 def tiny_multi_label_folder(tmp_path_factory):
-    import tiny
     import torch
 
-    from posenc_hf.tokenization import train_tokenizer
-
     texts = [row["text"] for row in multi_label_rows(80)]
-    tokenizer = train_tokenizer(texts, vocab_size=200, model_max_length=TINY_MAX_LENGTH)
-    model = tiny.tiny_model(
-        vocab_size=len(tokenizer),
-        num_attention_heads=2,
-        num_hidden_layers=1,
-        max_position_embeddings=TINY_MAX_LENGTH,
-        id2label=dict(enumerate(MULTI_LABELS)),
-        label2id={name: i for i, name in enumerate(MULTI_LABELS)},
-        problem_type="multi_label_classification",
-    )
+    model, tokenizer = tiny_classifier(texts, MULTI_LABELS, problem_type="multi_label_classification")
     model.classifier.bias.data = torch.tensor([3.0, 0.0, -3.0])  # scores near 0.95, 0.5 and 0.05: some above
     model.config.multi_label_threshold = TINY_THRESHOLD  # the threshold, some below
-    folder = tmp_path_factory.mktemp("tiny_multi_label") / "model"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_folder(tmp_path_factory.mktemp("tiny_multi_label") / "model", model, tokenizer)
