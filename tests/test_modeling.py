@@ -411,7 +411,7 @@ def test_bf16_autocast_on_cpu_matches_float32(implementation):
     torch.testing.assert_close(model(input_ids, attention_mask=mask).logits.float(), expected, atol=5e-2, rtol=5e-2)
 
 
-# --- transformers conventions: config-driven outputs, gradient checkpointing, new heads -------
+# --- transformers conventions: config-driven outputs, activation checkpointing, new heads -------
 
 
 def test_return_dict_and_outputs_follow_the_config():
@@ -421,7 +421,8 @@ def test_return_dict_and_outputs_follow_the_config():
     assert isinstance(model(batch(), return_dict=True).hidden_states, tuple)
 
 
-def test_gradient_checkpointing_gives_the_same_gradients():
+@pytest.mark.filterwarnings("error::FutureWarning")  # the old gradient_checkpointing spelling warns
+def test_activation_checkpointing_gives_the_same_gradients():
     model = tiny_model(hidden_dropout_prob=0.0).train()
     input_ids, mask, labels = (
         batch(3, 8),
@@ -431,8 +432,8 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     model(input_ids, attention_mask=mask, labels=labels).loss.backward()
     expected = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
-    model.gradient_checkpointing_enable()
-    assert model.is_gradient_checkpointing
+    model.activation_checkpointing_enable()
+    assert model.is_activation_checkpointing
     calls = []
     for layer in model.posenc.layers:
         layer.feed_forward.register_forward_hook(lambda *_: calls.append(1))
@@ -442,7 +443,8 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         torch.testing.assert_close(p.grad, expected[name], msg=name)
 
 
-def test_trainer_gradient_checkpointing_flag(tmp_path):
+@pytest.mark.filterwarnings("error::FutureWarning")
+def test_trainer_activation_checkpointing_flag(tmp_path):
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
 
@@ -450,7 +452,7 @@ def test_trainer_gradient_checkpointing_flag(tmp_path):
     rows = Dataset.from_dict({"input_ids": batch(8, 6).tolist(), "labels": [0, 1, 2, 0, 1, 2, 0, 1]})
     args = TrainingArguments(
         tmp_path,
-        gradient_checkpointing=True,
+        activation_checkpointing=True,
         max_steps=2,
         per_device_train_batch_size=4,
         use_cpu=True,
@@ -459,7 +461,7 @@ def test_trainer_gradient_checkpointing_flag(tmp_path):
         dataloader_pin_memory=False,
     )
     result = Trainer(model=model, args=args, train_dataset=rows).train()
-    assert model.is_gradient_checkpointing and result.global_step == 2
+    assert model.is_activation_checkpointing and result.global_step == 2
 
 
 def test_new_head_from_a_folder_is_fresh_and_reported(tmp_path):
