@@ -5,14 +5,19 @@
     posenc-predict runs/subject/onnx "What is the charge of an electron?"
 
 The export folder is `transformers.exporters.ExportedModel.save_pretrained`'s (the program, `export.json`,
-`config.json` with the label names) plus the tokenizer, so it is all a deployment needs. Batch size and
-sequence length stay dynamic (up to `max_position_embeddings`), and padding is honoured. In Python:
+`config.json` with the label names and the config's code) plus the tokenizer, so it is all a deployment
+needs. Batch size and sequence length stay dynamic (up to `max_position_embeddings`), and padding is
+honoured. In Python, on a machine without this package:
 
+    from transformers import PreTrainedTokenizerFast
     from transformers.exporters import ExportedModel
-    exported = ExportedModel.from_pretrained("runs/subject/onnx")   # called like the model
+    exported = ExportedModel.from_pretrained("runs/subject/onnx", trust_remote_code=True)  # the config's code
+    tokenizer = PreTrainedTokenizerFast.from_pretrained("runs/subject/onnx")
     logits = exported(**tokenizer(texts, padding=True, truncation=True, return_tensors="pt")).logits
 
-ONNX needs `pip install "posenc_hf[export]"` (onnx, onnxscript, onnxruntime).
+With this package, `load_export(folder)` needs no flag for ONNX. A `dynamo` export is a pickle, loaded only
+when trusted (`trust_remote_code=True`, `posenc-predict --trust-remote-code`). ONNX needs the `export`
+extra: onnx, onnx-ir, onnxscript and onnxruntime (`ONNX_PACKAGES`).
 """
 
 import argparse
@@ -31,6 +36,9 @@ from .cli import quiet_progress_bars, run_command
 from .configuration_posenc import MULTI_LABEL
 
 FORMATS = ("onnx", "dynamo")
+# What ONNX export and its runtime import (transformers imports `onnx_ir` itself): module -> pip name. The
+# `export` extra of pyproject.toml names the same packages.
+ONNX_PACKAGES = {"onnx": "onnx", "onnx_ir": "onnx-ir", "onnxscript": "onnxscript", "onnxruntime": "onnxruntime"}
 SAMPLE_TEXTS = ["A short text.", "A somewhat longer text, so that the batch has some padding in it."]
 
 
@@ -54,6 +62,13 @@ def onnxruntime_options(threads=None):
     return options
 
 
+def check_onnx_packages():
+    """A ValueError naming each package ONNX export or ONNX Runtime needs and this environment lacks."""
+    missing = [pip_name for module, pip_name in ONNX_PACKAGES.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        raise ValueError(f"ONNX needs {', '.join(missing)}: pip install 'posenc_hf[export]'")
+
+
 def exporter_and_config(export_format, model):
     """transformers' exporter and export config for `export_format`, with dynamic batch and length."""
     from transformers.exporters import DynamoConfig, DynamoExporter, OnnxConfig, OnnxExporter
@@ -61,9 +76,7 @@ def exporter_and_config(export_format, model):
     if export_format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {export_format!r}")
     if export_format == "onnx":
-        missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
-        if missing:
-            raise ValueError(f"ONNX export needs {', '.join(missing)}: pip install 'posenc_hf[export]'")
+        check_onnx_packages()
     shapes = dynamic_shapes(model.config)
     if export_format == "onnx":
         return OnnxExporter(), OnnxConfig(dynamic_shapes=shapes)
@@ -100,12 +113,20 @@ def is_export_folder(folder):
 
 def load_export(folder, trust_remote_code=False):
     """The `ExportedModel` in `folder`, ONNX Runtime with `onnxruntime_options`. A `dynamo` export is a
-    pickle: transformers loads it only with `trust_remote_code` (an export you made yourself)."""
+    pickle: it loads only with `trust_remote_code` (an export you made yourself, or trust), else a
+    ValueError says so. With this package the config needs no remote code."""
     from transformers.exporters import ExportedModel
 
-    manifest = json.loads((Path(folder) / "export.json").read_text())
-    runner_options = {"session_options": onnxruntime_options()} if manifest["export_format"] == "onnx" else {}
-    return ExportedModel.from_pretrained(folder, trust_remote_code=trust_remote_code, **runner_options)
+    export_format = json.loads((Path(folder) / "export.json").read_text())["export_format"]
+    if export_format == "onnx":
+        check_onnx_packages()
+        return ExportedModel.from_pretrained(folder, session_options=onnxruntime_options())
+    if not trust_remote_code:
+        raise ValueError(
+            f"{folder} is a {export_format} (torch.export) export, a pickle that runs code when loaded: pass "
+            f"--trust-remote-code (Python: trust_remote_code=True) if you made it or trust who did"
+        )
+    return ExportedModel.from_pretrained(folder, trust_remote_code=trust_remote_code)
 
 
 def classify(exported, tokenizer, texts, top_k=1, batch_size=32):
@@ -158,8 +179,9 @@ def export_command(argv):
     quiet_progress_bars()
     output = export_folder(args.folder, args.output, args.format, args.head)
     print(f"Exported ({args.format}) to {output}")
-    if args.head == "classifier" and args.format == "onnx":
-        print(f'  posenc-predict {output} "some text"')
+    if args.head == "classifier":
+        trust = " --trust-remote-code" if args.format == "dynamo" else ""  # a pickle: the user's explicit choice
+        print(f'  posenc-predict {output}{trust} "some text"')
     return 0
 
 

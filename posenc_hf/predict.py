@@ -74,21 +74,23 @@ def in_hub_cache(repo_id):
         return False
 
 
-def load_classifier(folder, device=None, **kwargs):
+def load_classifier(folder, device=None, trust_remote_code=False, **kwargs):
     """`pipeline("text-classification")` for a saved folder, truncating texts to the tokenizer's
     `model_max_length` unless `truncation=False` is passed. A local folder is checked first
     (`posenc_hf.checkpoints.check_model_folder`): a missing folder, a missing file, a config of another
     model type or truncated weights raise a `ValueError` that names the problem, at once (a name
     that only looks like a Hub id is not looked up on the Hub). Inputs that are not text raise a
     `ValueError` naming their index. An export folder (`posenc-export`) is run by its runtime instead,
-    through the same call."""
+    through the same call; a `dynamo` one, a pickle, only with `trust_remote_code=True`."""
     if is_local_folder(folder):
         if is_export_folder(folder):  # what posenc-export wrote: run the export
-            return ExportedClassifier(folder)
+            return ExportedClassifier(folder, trust_remote_code)
         check_model_folder(folder)
     kwargs.setdefault("truncation", True)
     kwargs.setdefault("pipeline_class", CheckedTextClassificationPipeline)
-    return pipeline("text-classification", model=str(folder), device=device, **kwargs)
+    return pipeline(
+        "text-classification", model=str(folder), device=device, trust_remote_code=trust_remote_code, **kwargs
+    )
 
 
 def check_text(text, index=None, allow_pairs=False):
@@ -187,6 +189,9 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:0 (default: the pipeline's)")
+    parser.add_argument(
+        "--trust-remote-code", action="store_true", help="run code the folder holds: a dynamo export is a pickle"
+    )
     args = parser.parse_intermixed_args(argv)  # options may come between the folder and the texts
     if (args.top_k is not None and args.top_k < 1) or args.batch_size < 1:
         parser.error("--top-k and --batch-size must be at least 1")
@@ -202,7 +207,7 @@ def main(argv=None):
 def classify_command(argv):
     args = parse_args(argv)
     quiet_progress_bars()
-    classifier = load_classifier(args.folder, device=args.device)
+    classifier = load_classifier(args.folder, device=args.device, trust_remote_code=args.trust_remote_code)
     threshold = decision_threshold(classifier)
     texts = args.texts or read_lines(sys.stdin)
     texts, shown = itertools.tee(texts)

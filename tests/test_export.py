@@ -1,15 +1,24 @@
 """Export (torch.export, ONNX through the dynamo exporter and through `transformers.exporters`) and
 `torch.compile`: dynamic batch and length, padding honoured, outputs equal to eager."""
 
+import ast
+import importlib.util
 import json
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY_LABELS
+from safetensors.torch import load_file
 from tiny import tiny_model
 from transformers import AutoTokenizer
 
 from posenc_hf import PosEncForSequenceClassification, PosEncModel
-from posenc_hf.export import classify, dynamic_shapes, export_folder, load_export, main
+from posenc_hf.export import ONNX_PACKAGES, classify, dynamic_shapes, export_folder, load_export, main
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def padded_batch(batch_size, length, padded=True, seed=0):
@@ -162,3 +171,82 @@ def test_posenc_predict_runs_an_onnx_export_like_its_model_folder(tiny_folder, t
     from_export = capsys.readouterr().out.splitlines()
     as_labels = [[label["label"] for label in json.loads(line)["labels"]] for line in from_model]
     assert [[label["label"] for label in json.loads(line)["labels"]] for line in from_export] == as_labels
+
+
+def test_posenc_predict_runs_a_dynamo_export_only_when_trusted(tiny_folder, tmp_path, capsys):
+    from posenc_hf.predict import main as predict_main
+
+    assert main([str(tiny_folder), str(tmp_path / "pt2"), "--format", "dynamo"]) == 0
+    assert "--trust-remote-code" in capsys.readouterr().out  # the command it prints is one that runs
+    texts = ["cell atom force", "energy acid orbit gene mass"]
+    assert predict_main([str(tmp_path / "pt2"), *texts]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"posenc-predict: error: {tmp_path / 'pt2'} is a dynamo (torch.export) export, a pickle")
+    assert "--trust-remote-code" in err and len(err.splitlines()) == 1
+    assert predict_main([str(tiny_folder), "--json", *texts]) == 0
+    from_model = [json.loads(line)["labels"][0]["label"] for line in capsys.readouterr().out.splitlines()]
+    assert predict_main([str(tmp_path / "pt2"), "--trust-remote-code", "--json", *texts]) == 0
+    assert [json.loads(line)["labels"][0]["label"] for line in capsys.readouterr().out.splitlines()] == from_model
+
+
+@pytest.fixture(scope="module")
+def onnx_export(tiny_folder, tmp_path_factory):
+    """The tiny folder's ONNX export, for tests that only read it."""
+    pytest.importorskip("onnxruntime", reason="ONNX export needs pip install 'posenc_hf[export]'")
+    return export_folder(tiny_folder, tmp_path_factory.mktemp("onnx_export") / "onnx", "onnx")
+
+
+@pytest.mark.parametrize("absent", sorted(ONNX_PACKAGES))
+def test_a_missing_onnx_package_is_named_for_export_and_for_loading(
+    tiny_folder, onnx_export, tmp_path, monkeypatch, absent
+):
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == absent else find_spec(name, *a))
+    message = rf"ONNX needs {ONNX_PACKAGES[absent]}: pip install 'posenc_hf\[export\]'"
+    with pytest.raises(ValueError, match=message):
+        export_folder(tiny_folder, tmp_path / "again", "onnx")
+    with pytest.raises(ValueError, match=message):
+        load_export(onnx_export)
+
+
+def readme_export_example():
+    """The README's Python example of loading an export (the **Export.** paragraph)."""
+    blocks = re.findall(r"^```python\n(.*?)^```$", README, flags=re.S | re.M)
+    return next(block for block in blocks if "ExportedModel.from_pretrained" in block)
+
+
+@pytest.mark.slow
+def test_the_readmes_export_example_runs_where_the_package_is_absent(
+    tiny_folder, onnx_export, tmp_path, run_without_package
+):
+    """Both formats, as the README writes the call (the dynamo export under its own folder name), in an
+    interpreter where `posenc_hf` cannot be imported: the label names load and the logits are the model's."""
+    example = readme_export_example()
+    onnx_folder = re.search(r'folder = "(.*?)"', example).group(1)
+    shutil.copytree(onnx_export, tmp_path / onnx_folder)  # the subprocess runs in tmp_path
+    export_folder(tiny_folder, tmp_path / "runs/dynamo", "dynamo")
+    dynamo_example = example.replace(f'"{onnx_folder}"', '"runs/dynamo"')
+    out = run_without_package(f"""
+import torch
+from safetensors.torch import save_file
+from transformers.exporters import ExportedModel
+try:
+    ExportedModel.from_pretrained({onnx_folder!r})
+    raise SystemExit("an ONNX export loaded without trust_remote_code where the package is absent")
+except ValueError as error:
+    assert "trust_remote_code" in str(error), error
+results = {{}}
+for name, code in (("onnx", {example!r}), ("dynamo", {dynamo_example!r})):
+    exec(code)  # the README's example, as written
+    results[name] = torch.as_tensor(logits)
+    print("LABELS", name, [exported.config.id2label[i] for i in range(len(exported.config.id2label))])
+save_file(results, "logits.safetensors")
+""")
+    assert out.count(f"{TINY_LABELS}") == 2, out
+    texts = ast.literal_eval(re.search(r"texts = (\[.*\])", example).group(1))
+    model = PosEncForSequenceClassification.from_pretrained(tiny_folder).eval()
+    batch = AutoTokenizer.from_pretrained(tiny_folder)(texts, padding=True, truncation=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    for name, logits in load_file(tmp_path / "logits.safetensors").items():
+        torch.testing.assert_close(logits, expected, atol=1e-4, rtol=0, msg=name)
