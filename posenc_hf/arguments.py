@@ -190,6 +190,10 @@ class RunArguments(TrainingArguments):
     resume_from_checkpoint: str | None = field(
         default=None, metadata={"help": "A checkpoint folder to resume from (default: the last one in output_dir)."}
     )
+    overwrite_output_dir: bool = field(  # transformers 4's name; 5 dropped the field (posenc_hf.run_settings)
+        default=False,
+        metadata={"help": "Delete output_dir's checkpoints and model folder, then train afresh."},
+    )
     ddp_find_unused_parameters: bool | None = field(
         default=False, metadata={"help": "DDP: every parameter is used in every step, so none is searched for."}
     )

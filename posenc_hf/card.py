@@ -27,13 +27,17 @@ Hub metadata (YAML between `---` lines, with a `model-index` of the test scores)
 - `example_text` (str): the text classified in the usage snippets.
 
 `metrics` keys: `test` (required), the dict `posenc_hf.metrics.classification_report` returns for the
-test split; `validation` (optional), the best validation scores as `best_validation_metrics` returns.
+test split; `validation` (optional), the best validation scores as `best_validation_metrics` returns;
+`settings` (optional), every setting that shaped the weights (`posenc_hf.run_settings`), shown whole;
+`max_length_clipped` (optional), how the run clipped its max_length (`training.clip_max_length`).
 A multi-label model (`config.problem_type == "multi_label_classification"`) gets the same card with
 multi-label wording: `test` is then `posenc_hf.metrics.multi_label_report`'s (micro and macro scores
 at the decision threshold), `validation_at_threshold` (optional) its validation scores at that
 threshold, and the card says how to get a score per label and which threshold to apply.
 """
 
+import json
+import os
 import string
 from datetime import date
 from pathlib import Path
@@ -41,7 +45,8 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .card_data import data_fields, markdown_table
+from .card_data import data_fields, markdown_table, max_length_note
+from .checkpoints import fsync_path
 from .configuration_posenc import MULTI_LABEL
 from .positions_posenc import POSITION_EMBEDDINGS
 
@@ -130,7 +135,7 @@ def architecture_fields(model):
     }
 
 
-def position_fields(model):
+def position_fields(model, metrics):
     config = model.config
     positions, hidden = config.max_position_embeddings, config.hidden_size
     explanation = POSITION_EMBEDDINGS[config.position_embedding_type].card_explanation
@@ -138,7 +143,19 @@ def position_fields(model):
         "position_embedding_type": config.position_embedding_type,
         "max_position_embeddings": positions,
         "position_explanation": explanation.format(positions=positions, hidden=hidden, count=positions * hidden),
+        "max_length_note": max_length_note(metrics.get("max_length_clipped")),
     }
+
+
+def settings_table(settings):
+    """Every setting that shaped the weights (`metrics.json`'s `settings`), as a folded table; "" without."""
+    if not settings:
+        return ""
+    rows = [[f"`{name}`", "`" + json.dumps(value).replace("|", "\\|") + "`"] for name, value in settings.items()]
+    return (
+        "<details><summary>Every setting that shaped these weights (<code>settings</code> in metrics.json)"
+        "</summary>\n\n" + markdown_table(["setting", "value"], rows) + "\n\n</details>"
+    )
 
 
 def enum_value(value):
@@ -263,9 +280,10 @@ def card_fields(model, training_args, metrics, data_info, plots, model_id):
         "package_version": __version__,
         "year": date.today().year,
         **architecture_fields(model),
-        **position_fields(model),
+        **position_fields(model, metrics),
         **data_fields(data_info, label_names_of(model, data_info)),
         **training_fields(training_args),
+        "run_settings": settings_table(metrics.get("settings")),
         **evaluation_fields(metrics, plots, problem_type(model)),
         **task_fields(model, metrics, label_names_of(model, data_info)),
     }
@@ -319,8 +337,17 @@ def render_model_card(template_path=None, *, model, training_args, metrics, data
 
 def write_model_card(folder, template_path=None, **card_inputs):
     """Render the classifier's card and write it to `folder/README.md`, where the Hub looks for it."""
+    return write_card_file(folder, render_model_card(template_path, **card_inputs))
+
+
+def write_card_file(folder, text):
+    """`folder/README.md`, replaced whole (written beside it, flushed, renamed over it): a card written
+    again to show its plots is never cut short."""
     path = Path(folder) / "README.md"
-    path.write_text(render_model_card(template_path, **card_inputs), encoding="utf-8")
+    partial = path.with_name(".README.md.tmp")
+    partial.write_text(text, encoding="utf-8")
+    fsync_path(partial)
+    os.replace(partial, path)
     return path
 
 
@@ -354,9 +381,7 @@ def write_masked_lm_card(folder, model, report):
         "mlm_loss": f"{validation['mlm_loss']:.4f}",
         "perplexity": f"{validation['perplexity']:.1f}",
     }
-    path = Path(folder) / "README.md"
-    path.write_text(render_card(MASKED_LM_TEMPLATE, fields, MASKED_LM_METADATA), encoding="utf-8")
-    return path
+    return write_card_file(folder, render_card(MASKED_LM_TEMPLATE, fields, MASKED_LM_METADATA))
 
 
 def read_card_metrics(card_text):

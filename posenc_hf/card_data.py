@@ -1,6 +1,7 @@
 """What a model card says about its data: the corpus's name and description, its splits and label
-counts, its licence and citation (known for the built-in and public corpora). `posenc_hf.card` puts
-these fields into the template; the `data_info` keys are listed there.
+counts, its licence and citation (known for the built-in and public corpora), and the longest text
+when the run clipped its max_length to it. `posenc_hf.card` puts these fields into the template; the
+`data_info` keys are listed there.
 """
 
 BUILT_IN = "Written for this project by the `posenc_hf` authors; ships with the package under Apache-2.0."
@@ -71,6 +72,16 @@ def data_fields(data_info, label_names):
         "data_limitations": "\n".join(f"- {line}" for line in limitations),
         "example_text": repr(data_info.get("example_text", "A short text to classify.")),
     }
+
+
+def max_length_note(clipped):
+    """The sentence saying that the run clipped its max_length, and why; "" when it did not."""
+    if not clipped:
+        return ""
+    return (
+        f"The run asked for `max_length` {clipped['asked']:,} and clipped it to {clipped['clipped_to']:,} before "
+        f"training: the longest tokenized training text has {clipped['longest_training_text']:,} tokens."
+    )
 
 
 def row_count(size):

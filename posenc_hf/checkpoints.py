@@ -55,19 +55,20 @@ def architecture_fields(config):
     return ARCHITECTURE_FIELDS + tuple(name for name in position_fields if name not in ARCHITECTURE_FIELDS)
 
 
+def changed_fields(old, new):
+    """`name old -> new` for each of `new`'s fields whose value in `old` differs, in `new`'s order."""
+    return [f"{name} {old.get(name)!r} -> {value!r}" for name, value in new.items() if old.get(name) != value]
+
+
 def check_checkpoint_matches(checkpoint, config):
     """Fail before training when the checkpoint to resume from was made by a different model."""
     saved = read_checkpoint_config(checkpoint)
     expected = json.loads(config.to_json_string())
-    differences = [
-        f"{name}: checkpoint {saved.get(name)!r} vs this run {expected.get(name)!r}"
-        for name in architecture_fields(config)
-        if saved.get(name) != expected.get(name)
-    ]
+    differences = changed_fields(saved, {name: expected.get(name) for name in architecture_fields(config)})
     if differences:
         raise ValueError(
             f"{Path(checkpoint).parent} holds checkpoints of another run ({Path(checkpoint).name} differs in "
-            f"{'; '.join(differences)}): pass --output_dir NEW_FOLDER to start this run there, or that run's "
+            f"{', '.join(differences)}): pass --output_dir NEW_FOLDER to start this run there, or that run's "
             f"settings to resume it (nothing was deleted)."
         )
 
@@ -243,8 +244,6 @@ def resolve_checkpoint(run_args):
     requested = run_args.resume_from_checkpoint
     last = last_complete_checkpoint(run_args.output_dir)
     if requested in (None, "", "auto"):
-        if last:
-            logger.warning("Found checkpoint %s in %s: resuming from it", last, run_args.output_dir)
         return last
     if requested in ("last", "true", "True"):
         if last is None:

@@ -3,23 +3,52 @@
 Figures are built with `matplotlib.figure.Figure` directly, not with `pyplot`: such a figure renders
 with the Agg backend, is never registered with pyplot's global figure manager (so nothing to close,
 no backend switch, no leak across a long training run) and is freed with its last reference.
+
+Every plot is bounded in memory whatever the run's size: a position table is drawn at most
+`MAX_POSITIONS` rows (and columns) of it, evenly spaced, and no figure is larger than
+`MAX_FIGURE_INCHES` a side. Plots are optional: `written` logs a failing one in one line and goes on.
 """
 
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
+logger = logging.getLogger(__name__)
+
 DPI = 120
+MAX_POSITIONS = 512  # rows of a position table (and of its similarity matrix) drawn at most
+MAX_FIGURE_INCHES = 24.0  # per side: 2,880 pixels at DPI, whatever the number of labels
+MAX_ANNOTATED_LABELS = 30  # a confusion matrix over more labels shows colours only, no count in each cell
 
 
 def save(figure, path):
-    """Write `figure` as a PNG, creating the folder; return the path."""
+    """Write `figure` as a PNG, creating the folder; return the path. The file appears whole or not at
+    all (written beside it, then renamed): a run killed while plotting leaves no cut-short image."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI, format="png")
+    partial = path.with_name(f".{path.name}.tmp")
+    figure.savefig(partial, dpi=DPI, format="png")
+    os.replace(partial, path)
     return path
+
+
+def written(folder, steps):
+    """Run each plot step ({name: function returning the path written, or None}); {name: path relative
+    to `folder`} of the plots written. A step that raises is logged in one line naming it and the error,
+    and the others still run: the model folder is complete without any of them."""
+    plots = {}
+    for name, step in steps.items():
+        try:
+            plots[name] = step()
+        except Exception as error:
+            logger.warning("Plot %s failed (%s: %s); the model folder is complete without it",
+                           name, type(error).__name__, error)  # fmt: skip
+    return relative_paths(folder, plots)
 
 
 def series(log_history, key):
@@ -61,48 +90,86 @@ def plot_validation_f1(log_history, path):
     return plot_lines(log_history, keys, path, "Validation F1 (threshold 0.5)", "score", ylim=(0, 1.02))
 
 
+def evenly_spaced(count, limit=MAX_POSITIONS):
+    """At most `limit` indices of range(count), evenly spaced, the first and the last among them."""
+    return np.unique(np.linspace(0, count - 1, num=min(count, limit)).round().astype(np.int64))
+
+
 def position_table(model):
-    """The (positions × hidden) position table as a float CPU tensor, or None when the model has none."""
+    """(positions, dims, rows) of the position table, at most MAX_POSITIONS of its positions and of its
+    dimensions (evenly spaced; `rows` a float CPU tensor), or None when the model has none. Only the
+    rows drawn are copied, so a table of any length costs the same."""
     weight = model.get_position_embeddings().weight
-    return None if weight is None else weight.detach().float().cpu()
+    if weight is None:
+        return None
+    positions, dims = evenly_spaced(weight.shape[0]), evenly_spaced(weight.shape[1])
+    rows = weight.detach()[torch.from_numpy(positions)][:, torch.from_numpy(dims)].float().cpu()
+    return positions, dims, rows
 
 
-def plot_heatmap(matrix, path, title, xlabel, ylabel, vmax, colorbar_label):
-    """A diverging heatmap centred on 0, so that sign and size read directly."""
+def position_similarity(model):
+    """(positions, their cosine similarity matrix) over at most MAX_POSITIONS positions of the table
+    (every dimension counts), or None when the model has no table."""
+    weight = model.get_position_embeddings().weight
+    if weight is None:
+        return None
+    positions = evenly_spaced(weight.shape[0])
+    unit = F.normalize(weight.detach()[torch.from_numpy(positions)].float().cpu(), dim=-1)
+    return positions, (unit @ unit.T).numpy()
+
+
+def sampled(title, shown, count):
+    """`title`, saying so when only some of `count` positions are drawn."""
+    return title if len(shown) == count else f"{title}, {len(shown)} of {count} positions"
+
+
+def plot_heatmap(matrix, path, title, xlabel, ylabel, vmax, colorbar_label, extent=None):
+    """A diverging heatmap centred on 0, so that sign and size read directly; `extent` places the cells
+    at the positions they stand for when only some are drawn."""
     figure = Figure(figsize=(7, 5), layout="constrained")
     axes = figure.subplots()
-    image = axes.imshow(matrix, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+    image = axes.imshow(
+        matrix, aspect="auto", cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest", extent=extent
+    )
     figure.colorbar(image, ax=axes, label=colorbar_label)
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return save(figure, path)
 
 
+def cells_at(columns, rows):
+    """imshow's extent that puts the first and last drawn cells at the indices they stand for."""
+    return (columns[0] - 0.5, columns[-1] + 0.5, rows[-1] + 0.5, rows[0] - 0.5)
+
+
 def plot_position_table(model, path):
     """The position table as a heatmap (positions × dims); None, and no file, for "none"."""
-    table = position_table(model)
-    if table is None:
+    drawn = position_table(model)
+    if drawn is None:
         return None
-    kind = model.config.position_embedding_type
-    vmax = float(table.abs().max()) or 1.0
-    return plot_heatmap(table.numpy(), path, f"Position embeddings ({kind})", "dimension", "position", vmax, "value")
+    positions, dims, rows = drawn
+    kind, count = model.config.position_embedding_type, model.get_position_embeddings().weight.shape[0]
+    vmax = float(rows.abs().max()) or 1.0
+    title = sampled(f"Position embeddings ({kind})", positions, count)
+    extent = cells_at(dims, positions)
+    return plot_heatmap(rows.numpy(), path, title, "dimension", "position", vmax, "value", extent)
 
 
 def plot_position_similarity(model, path):
     """Cosine similarity between every two positions: shows how far apart the model keeps positions."""
-    table = position_table(model)
-    if table is None:
+    drawn = position_similarity(model)
+    if drawn is None:
         return None
-    unit = F.normalize(table, dim=-1)
-    similarity = (unit @ unit.T).numpy()
-    kind = model.config.position_embedding_type
-    title = f"Cosine similarity between positions ({kind})"
-    return plot_heatmap(similarity, path, title, "position", "position", 1.0, "cosine similarity")
+    positions, similarity = drawn
+    kind, count = model.config.position_embedding_type, model.get_position_embeddings().weight.shape[0]
+    title = sampled(f"Cosine similarity between positions ({kind})", positions, count)
+    extent = cells_at(positions, positions)
+    return plot_heatmap(similarity, path, title, "position", "position", 1.0, "cosine similarity", extent)
 
 
 def plot_confusion_matrix(matrix, label_names, path):
     """Counts, rows = true label, columns = predicted, each cell annotated."""
     counts = np.asarray(matrix)
-    size = max(4.0, 0.5 * len(label_names) + 2.5)
+    size = min(MAX_FIGURE_INCHES - 1, max(4.0, 0.5 * len(label_names) + 2.5))
     figure = Figure(figsize=(size + 1, size), layout="constrained")
     axes = figure.subplots()
     image = axes.imshow(counts, cmap="Blues", vmin=0)
@@ -112,7 +179,7 @@ def plot_confusion_matrix(matrix, label_names, path):
     axes.set_yticks(ticks, label_names)
     axes.set(title="Confusion matrix", xlabel="predicted label", ylabel="true label")
     threshold = counts.max() / 2
-    for (row, column), count in np.ndenumerate(counts):
+    for (row, column), count in np.ndenumerate(counts if len(label_names) <= MAX_ANNOTATED_LABELS else []):
         color = "white" if count > threshold else "black"
         axes.text(column, row, str(count), ha="center", va="center", color=color, fontsize=9)
     return save(figure, path)
@@ -122,7 +189,7 @@ def plot_per_class_f1(per_class, threshold, path):
     """Each label's test F1 as a horizontal bar, with its support: where a multi-label model works and
     where it does not (what a confusion matrix shows for a single-label one)."""
     names = list(per_class)
-    figure = Figure(figsize=(6, max(3.0, 0.28 * len(names) + 1.2)), layout="constrained")
+    figure = Figure(figsize=(6, min(MAX_FIGURE_INCHES, max(3.0, 0.28 * len(names) + 1.2))), layout="constrained")
     axes = figure.subplots()
     bars = axes.barh(range(len(names)), [per_class[name]["f1"] for name in names], color="tab:blue")
     axes.bar_label(bars, labels=[f"n={per_class[name]['support']}" for name in names], padding=3, fontsize=8)
@@ -135,39 +202,39 @@ def plot_per_class_f1(per_class, threshold, path):
 
 def write_all_plots(folder, log_history, model, confusion_matrix, label_names):
     """Write every plot of a single-label classifier into `folder/plots/`; return {name: path relative to
-    `folder`} for the card."""
-    folder = Path(folder)
-    plots = {
-        "loss": plot_loss_curves(log_history, folder / "plots" / "loss.png"),
-        "validation_metrics": plot_validation_metrics(log_history, folder / "plots" / "validation_metrics.png"),
-        **position_plots(folder, model),
-        "confusion_matrix": plot_confusion_matrix(
-            confusion_matrix, label_names, folder / "plots" / "confusion_matrix.png"
+    `folder`} for the card (of those written: see `written`)."""
+    plots = Path(folder) / "plots"
+    steps = {
+        "loss": lambda: plot_loss_curves(log_history, plots / "loss.png"),
+        "validation_metrics": lambda: plot_validation_metrics(log_history, plots / "validation_metrics.png"),
+        **position_plots(plots, model),
+        "confusion_matrix": lambda: plot_confusion_matrix(
+            confusion_matrix, label_names, plots / "confusion_matrix.png"
         ),
     }
-    return relative_paths(folder, plots)
+    return written(folder, steps)
 
 
 def write_multi_label_plots(folder, log_history, model, test_report):
     """`write_all_plots` for a multi-label classifier: validation micro- and macro-F1, and per-label test
     F1 (`test_report`: `posenc_hf.metrics.multi_label_report`'s) instead of a confusion matrix."""
-    folder = Path(folder)
-    plots = {
-        "loss": plot_loss_curves(log_history, folder / "plots" / "loss.png"),
-        "validation_f1": plot_validation_f1(log_history, folder / "plots" / "validation_f1.png"),
-        **position_plots(folder, model),
-        "per_class_f1": plot_per_class_f1(
-            test_report["per_class"], test_report["threshold"], folder / "plots" / "per_class_f1.png"
-        ),
+    plots = Path(folder) / "plots"
+    per_class, threshold = test_report["per_class"], test_report["threshold"]
+    steps = {
+        "loss": lambda: plot_loss_curves(log_history, plots / "loss.png"),
+        "validation_f1": lambda: plot_validation_f1(log_history, plots / "validation_f1.png"),
+        **position_plots(plots, model),
+        "per_class_f1": lambda: plot_per_class_f1(per_class, threshold, plots / "per_class_f1.png"),
     }
-    return relative_paths(folder, plots)
+    return written(folder, steps)
 
 
-def position_plots(folder, model):
-    """The position table and the similarity between positions (None for a model without a table)."""
+def position_plots(plots, model):
+    """The steps that draw the position table and the similarity between positions into the folder
+    `plots` (each returns None, writing nothing, for a model without a table)."""
     return {
-        "position_embeddings": plot_position_table(model, folder / "plots" / "position_embeddings.png"),
-        "position_similarity": plot_position_similarity(model, folder / "plots" / "position_similarity.png"),
+        "position_embeddings": lambda: plot_position_table(model, plots / "position_embeddings.png"),
+        "position_similarity": lambda: plot_position_similarity(model, plots / "position_similarity.png"),
     }
 
 

@@ -111,11 +111,10 @@ class Classification:
             "final_train_loss": last_logged(trainer.state.log_history, "loss"),
         }
 
-    def write_files(self, staging, trainer, report, data_info, card_template):
-        """Plots and the model card, from the run's real objects."""
-        plots = self.write_plots(staging, trainer, report, data_info)
+    def write_card(self, folder, trainer, report, data_info, card_template, plots):
+        """The model card, from the run's real objects; `plots` ({name: file}) those it shows."""
         write_model_card(
-            staging,
+            folder,
             card_template,
             model=trainer.model,
             training_args=trainer.args,
@@ -124,10 +123,10 @@ class Classification:
             plots=plots,
         )
 
-    def write_plots(self, staging, trainer, report, data_info):
+    def write_plots(self, folder, trainer, report, data_info):
         """Loss, validation scores, the confusion matrix and the position table; {name: file}."""
         matrix, names = report["test"]["confusion_matrix"], data_info["label_names"]
-        return write_all_plots(staging, trainer.state.log_history, trainer.model, matrix, names)
+        return write_all_plots(folder, trainer.state.log_history, trainer.model, matrix, names)
 
     def summary_lines(self, metrics, folder):
         return [
@@ -186,9 +185,9 @@ class MultiLabelClassification(Classification):
             "final_train_loss": last_logged(trainer.state.log_history, "loss"),
         }
 
-    def write_plots(self, staging, trainer, report, data_info):
+    def write_plots(self, folder, trainer, report, data_info):
         """As `Classification`'s, with F1 per label instead of a confusion matrix."""
-        return write_multi_label_plots(staging, trainer.state.log_history, trainer.model, report["test"])
+        return write_multi_label_plots(folder, trainer.state.log_history, trainer.model, report["test"])
 
     def summary_lines(self, metrics, folder):
         return [
@@ -254,8 +253,11 @@ class MaskedLM:
             "data_name": source_name(data_args.corpus),
         }
 
-    def write_files(self, staging, trainer, report, data_info, card_template):
-        write_masked_lm_card(staging, trainer.model, report)
+    def write_card(self, folder, trainer, report, data_info, card_template, plots):
+        write_masked_lm_card(folder, trainer.model, report)
+
+    def write_plots(self, folder, trainer, report, data_info):
+        return {}  # a masked LM's card has none
 
     def summary_lines(self, metrics, folder):
         return [

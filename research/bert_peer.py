@@ -36,8 +36,11 @@ class BertPeer(Classification):
     def build_model(self, model_args, config):
         return BertForSequenceClassification(bert_config(config))
 
-    def write_files(self, staging, trainer, report, data_info, card_template):
+    def write_card(self, folder, trainer, report, data_info, card_template, plots):
         pass  # metrics.json is all the comparison reads
+
+    def write_plots(self, folder, trainer, report, data_info):
+        return {}
 
 
 def main(argv=None):

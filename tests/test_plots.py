@@ -1,4 +1,5 @@
-"""Every plot is a readable PNG in `plots/`, and models without a position table get no position plots."""
+"""Every plot is a readable PNG in `plots/`, models without a position table get no position plots, and
+a table of any length is drawn from a bounded number of its positions."""
 
 import matplotlib.image
 import matplotlib.pyplot as plt
@@ -6,8 +7,12 @@ import pytest
 import tiny
 
 from posenc_hf.plots import (
+    MAX_POSITIONS,
+    evenly_spaced,
     plot_position_similarity,
     plot_position_table,
+    position_similarity,
+    position_table,
     plot_validation_metrics,
     series,
     write_all_plots,
@@ -85,3 +90,23 @@ def test_a_multi_label_model_gets_f1_per_label_instead_of_a_confusion_matrix(tmp
     for path in plots.values():
         assert_png(tmp_path / path)
     assert plt.get_fignums() == []
+
+
+@pytest.mark.reliability
+def test_a_long_position_table_is_drawn_from_at_most_max_positions_of_its_rows(tmp_path):
+    """A 100,000-row table once made the similarity plot allocate 100,000 x 100,000 floats (40 GB)."""
+    model = tiny.tiny_model(num_attention_heads=2, max_position_embeddings=100_000)
+    positions, similarity = position_similarity(model)
+    assert similarity.shape == (MAX_POSITIONS, MAX_POSITIONS) and len(positions) == MAX_POSITIONS
+    assert positions[0] == 0 and positions[-1] == 99_999 and (positions[1:] > positions[:-1]).all()
+    rows_drawn, dims_drawn, rows = position_table(model)
+    assert rows.shape == (MAX_POSITIONS, model.config.hidden_size) and (rows_drawn == positions).all()
+    weight = model.get_position_embeddings().weight
+    assert rows[1].tolist() == weight[positions[1]].tolist()  # the rows themselves, not a resampling
+    for plot in (plot_position_table, plot_position_similarity):
+        assert_png(plot(model, tmp_path / f"{plot.__name__}.png"))
+
+
+def test_a_short_table_is_drawn_whole():
+    assert evenly_spaced(12).tolist() == list(range(12))
+    assert position_similarity(tiny_model())[1].shape == (12, 12)

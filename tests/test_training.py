@@ -322,7 +322,7 @@ def test_output_dir_with_a_differently_shaped_posenc_checkpoint_is_left_alone(sm
     shutil.copytree(next(smoke_run[0].glob("checkpoint-*")), tmp_path / "checkpoint-6")
     result = train(tmp_path, "--hidden_size", "32", expect_ok=False)
     assert result.returncode != 0
-    assert "hidden_size: checkpoint 16 vs this run 32" in result.stderr
+    assert "hidden_size 16 -> 32" in result.stderr
     assert not (tmp_path / "model").exists()
 
 
@@ -330,16 +330,12 @@ def test_output_dir_with_a_differently_shaped_posenc_checkpoint_is_left_alone(sm
 
 
 @pytest.mark.reliability
-def test_model_folder_weights_card_plots_and_metrics_all_go_through_the_temporary_folder(tmp_path, monkeypatch):
+def test_model_folder_weights_metrics_and_card_all_go_through_the_temporary_folder(tmp_path, monkeypatch):
     """`write_model_folder` writes nothing into the final folder: a failure while writing the card
-    (the last file) leaves the previous folder as it was."""
+    (the last essential file) leaves the previous folder as it was."""
     dest = tmp_path / "model"
     before = write_good_folder(dest)
     written = {}
-
-    def fake_plots(folder, *args, **kwargs):
-        written["plots"] = Path(folder)
-        return {}
 
     def failing_card(folder, *args, **kwargs):
         written["card"] = Path(folder)
@@ -351,17 +347,123 @@ def test_model_folder_weights_card_plots_and_metrics_all_go_through_the_temporar
     tokenizer = SimpleNamespace(save_pretrained=lambda folder: setattr(saved, "tokenizer", Path(folder)))
     trainer = SimpleNamespace(model=model, state=SimpleNamespace(log_history=[]), args=None)
     report = {"test": {"confusion_matrix": [[1]]}}
-    monkeypatch.setattr(tasks, "write_all_plots", fake_plots)
     monkeypatch.setattr(tasks, "write_model_card", failing_card)
 
-    def write_task_files(staging):
-        tasks.Classification().write_files(staging, trainer, report, {"label_names": ["a"]}, "card.md")
+    def write_card(staging):
+        tasks.Classification().write_card(staging, trainer, report, {"label_names": ["a"]}, "card.md", {})
 
     with pytest.raises(OSError, match="No space left"):
-        training.write_model_folder(dest, trainer, tokenizer, report, write_task_files)
+        training.write_model_folder(dest, trainer, tokenizer, report, write_card)
     staging = tmp_path / ".model.tmp"
-    assert saved.weights == saved.tokenizer == written["plots"] == written["card"] == staging
+    assert saved.weights == saved.tokenizer == written["card"] == staging
     assert snapshot(dest) == before and not staging.exists()
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    "failing, message",
+    [
+        ("plots", "Writing the plots failed (RuntimeError: no display)"),
+        ("card", "Writing the card with its plots failed (OSError: [Errno 28] No space left on device)"),
+    ],
+)
+def test_a_failing_report_step_is_named_in_one_line_and_the_folder_kept(tmp_path, caplog, failing, message):
+    """The plots, and the card written again to show them, come after the complete folder."""
+    folder = tmp_path / "model"
+    before = write_good_folder(folder)
+
+    def write_plots(into):
+        if failing == "plots":
+            raise RuntimeError("no display")
+        return {"loss": "plots/loss.png"}
+
+    def write_card(into, plots):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.training"):
+        training.add_reports(folder, write_plots, write_card)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"{message}; the model folder {folder} is complete without it"
+    ]
+    assert snapshot(folder) == before
+
+
+class LogLines(logging.Handler):
+    """Every message logged under `posenc_hf` while attached (a module-scoped fixture has no caplog)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def oversized_run(tmp_path_factory):
+    """An in-process smoke run with max_length 100,000 whose position-similarity plot fails as it did
+    on a 100,000-row table: (result, log lines)."""
+
+    def out_of_memory(model, path):
+        raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000)")
+
+    from posenc_hf import plots
+    from posenc_hf.arguments import parse_run_arguments
+    from posenc_hf.training import run_training
+
+    output_dir = tmp_path_factory.mktemp("oversized")
+    argv = [SMOKE, "--max_length", "100000", "--output_dir", str(output_dir), "--report_to", "none"]
+    log, logger = LogLines(), logging.getLogger("posenc_hf")
+    logger.addHandler(log)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(plots, "plot_position_similarity", out_of_memory)
+            result = run_training(*parse_run_arguments([*argv, "--num_threads", "1"]))
+    finally:
+        logger.removeHandler(log)
+    return result, log.lines
+
+
+@pytest.mark.reliability
+def test_an_oversized_max_length_is_clipped_before_training_said_in_the_log_and_the_card(oversized_run):
+    result, log = oversized_run
+    clipped = read_metrics(result.folder)["max_length_clipped"]
+    used, longest = clipped["clipped_to"], clipped["longest_training_text"]
+    assert clipped["asked"] == 100_000 and used == max(longest, training.LENGTH_KEPT) < 100_000
+    line = f"max_length 100000 clipped to {used}: the longest tokenized training text has {longest} tokens"
+    assert [entry for entry in log if "clipped" in entry] == [f"{line} (a max_length up to {training.LENGTH_KEPT} is used as given)"]
+    assert json.loads((result.folder / "config.json").read_text())["max_position_embeddings"] == used
+    assert json.loads((result.folder / "tokenizer_config.json").read_text())["model_max_length"] == used
+    card = (result.folder / "README.md").read_text()
+    assert f"asked for `max_length` 100,000 and clipped it to {used:,} before training" in card
+    assert read_metrics(result.folder)["settings"]["max_length"] == 100_000  # what the run was given
+
+
+@pytest.mark.reliability
+def test_a_failing_plot_leaves_a_complete_folder_and_one_line_naming_it(oversized_run):
+    from posenc_hf.checkpoints import check_model_folder
+
+    result, log = oversized_run
+    check_model_folder(result.folder)
+    assert [line for line in log if "failed" in line] == [
+        "Plot position_similarity failed (MemoryError: Unable to allocate 37.3 GiB for an array with shape "
+        "(100000, 100000)); the model folder is complete without it"
+    ]
+    plots = sorted(path.name for path in (result.folder / "plots").iterdir())
+    assert plots == ["confusion_matrix.png", "loss.png", "position_embeddings.png", "validation_metrics.png"]
+    card = (result.folder / "README.md").read_text()
+    assert "plots/loss.png" in card and "position_similarity" not in card
+    assert result.test_metrics == read_metrics(result.folder)["test"]
+
+
+def test_a_length_no_position_table_can_serve_is_refused_before_any_work(tmp_path):
+    from posenc_hf.arguments import parse_run_arguments
+    from posenc_hf.training import run_training
+
+    arguments = parse_run_arguments([SMOKE, "--max_length", "100000000", "--output_dir", str(tmp_path / "run")])
+    with pytest.raises(ValueError, match=r"^max_length=100,000,000 cannot be served: .* x hidden_size 16 needs "):
+        run_training(*arguments)
+    assert not (tmp_path / "run").exists()
 
 
 # --- interrupted by signals, then resumed (docs/reliability.md §3) ---------------------------------
