@@ -125,6 +125,13 @@ class DataArguments:
     text_column: str = field(default="text", metadata={"help": "Column holding the text."})
     label_column: str = field(default="label", metadata={"help": "Column holding the label."})
     class_names: list[str] | None = field(default=None, metadata={"help": "Label names in a fixed order."})
+    drop_rows_with_empty_cells: bool = field(
+        default=False,
+        metadata={
+            "help": "Leave out rows whose text or label is empty or whitespace only (counted in the log and the "
+            "card) instead of failing on them."
+        },
+    )
     validation_size: float = field(default=0.1, metadata={"help": "Share split off when there is no validation."})
     test_size: float = field(default=0.1, metadata={"help": "Share split off when there is no test split."})
     max_samples: int | None = field(default=None, metadata={"help": "Cap on rows per split (quick runs)."})

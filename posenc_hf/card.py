@@ -24,6 +24,8 @@ Hub metadata (YAML between `---` lines, with a `model-index` of the test scores)
 - `license` (str): the data's licence; default: known for the corpora in `KNOWN_DATA`.
 - `citation` (str, Markdown): how to cite the data; default: known for the corpora in `KNOWN_DATA`.
 - `limitations` (list of str): data-specific limitations, one bullet each.
+- `dropped_rows` (dict where -> {"rows": int, "columns": {column: int}}, or "streamed"): the rows
+  `drop_rows_with_empty_cells` left out (`load_corpus`'s `dropped_rows`), said after the description.
 - `example_text` (str): the text classified in the usage snippets.
 
 `metrics` keys: `test` (required), the dict `posenc_hf.metrics.classification_report` returns for the

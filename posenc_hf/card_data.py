@@ -4,6 +4,8 @@ when the run clipped its max_length to it. `posenc_hf.card` puts these fields in
 `data_info` keys are listed there.
 """
 
+from pathlib import Path
+
 BUILT_IN = "Written for this project by the `posenc_hf` authors; ships with the package under Apache-2.0."
 MMLU_CITATION = """```bibtex
 @article{hendrycks2021measuring,
@@ -57,12 +59,13 @@ def data_fields(data_info, label_names):
         f"Datasheet: {data_info['datasheet']}." if data_info.get("datasheet") else "",
         f"Data licence: {license_}." if license_ else "",
     ]
+    description = data_info.get("description") or default_description(data_info)
     splits = data_info["splits"]
     split_rows = [f"| {split} | {row_count(size)} |" for split, size in splits.items()]
     limitations = data_info.get("limitations") or []
     return {
         "data_name": name,
-        "data_description": data_info.get("description") or default_description(data_info),
+        "data_description": " ".join(filter(None, [description, dropped_rows_note(data_info)])),
         "split_rows": "\n".join([*split_rows, f"| **total** | {total_rows(splits)} |"]),
         "label_list": ", ".join(label_names),
         "num_labels": len(label_names),
@@ -82,6 +85,25 @@ def max_length_note(clipped):
         f"The run asked for `max_length` {clipped['asked']:,} and clipped it to {clipped['clipped_to']:,} before "
         f"training: the longest tokenized training text has {clipped['longest_training_text']:,} tokens."
     )
+
+
+def dropped_rows_note(data_info):
+    """The sentence saying which rows `drop_rows_with_empty_cells` left out (`load_corpus`'s `dropped_rows`), or ""."""
+    dropped = data_info.get("dropped_rows")
+    if not dropped:
+        return ""
+    if dropped == "streamed":
+        return (
+            "Rows with an empty or whitespace-only text or label were left out as the stream was read "
+            "(`drop_rows_with_empty_cells`; a stream is not counted)."
+        )
+    files = "; ".join(
+        f"{counts['rows']:,} of `{Path(where).name if Path(where).exists() else where}` ("
+        + ", ".join(f"{cells:,} in column `{column}`" for column, cells in counts["columns"].items())
+        + ")"
+        for where, counts in dropped.items()
+    )
+    return f"Rows left out for an empty or whitespace-only text or label (`drop_rows_with_empty_cells`): {files}."
 
 
 def row_count(size):

@@ -32,8 +32,11 @@ multi-label data are carved out at random (seeded, each its fraction of all rows
 not stratified: a rare label may be absent from a small carved split.
 
 Checks: CSV/TSV cells are read as text (numbers included); elsewhere a text that is not a string is
-an error. Rows with empty or whitespace-only text are dropped with a logged count; anything else
-malformed raises a `ValueError` naming the file, the row (1-based, header excluded) and the problem.
+an error. A text or label that is missing, empty or whitespace only is an error naming the file,
+the column, the first rows and their count, unless `drop_rows_with_empty_cells`: then its rows are
+left out, counted in the log and in the returned corpus's `dropped_rows` (`posenc_hf.empty_cells`).
+Anything else malformed raises a `ValueError` naming the file, the row (1-based, header excluded)
+and the problem.
 """
 
 import logging
@@ -64,6 +67,7 @@ from .corpora.files import (
     read_hub,
 )
 from .corpora.order import CUE_WORDS, make_order_corpus
+from .empty_cells import count_empty_cells, rows_without_empty_cells
 from .labels import detect_multi_label, encode_split, resolve_label_names
 from .splits import SPLITS, cap_rows, fill_missing_splits
 
@@ -86,6 +90,7 @@ def load_corpus(
     mmlu_heldout: str | None = None,
     multi_label: bool | None = None,
     num_proc: int | None = None,
+    drop_rows_with_empty_cells: bool = False,
 ) -> DatasetDict:
     """Load `source` (see the module docstring) as `train`, `validation` and `test` splits.
 
@@ -98,19 +103,26 @@ def load_corpus(
     `multi_label`: None reads lists of labels as multi-label data and anything else as single-label;
     True requires multi-label data, False single-label (see the module docstring).
     `num_proc` processes check and encode the rows (None: this process alone).
+    `drop_rows_with_empty_cells` leaves out the rows with an empty text or label instead of failing; the
+    corpus's `dropped_rows` attribute counts them: {where: {"rows": n, "columns": {column: cells}}}.
     """
     _check_options(validation_size, test_size, max_samples, mmlu_heldout)
     pieces, default_names = _read_source(
         source, text_column, label_column, seed, data_dir, mmlu_with_options, mmlu_heldout, hub
     )
     multi_label = detect_multi_label(pieces, multi_label)
-    names = resolve_label_names(label_names or default_names, pieces, multi_label)
+    columns = ("text", "label") if source_kind(source) == "corpus" else (text_column, label_column)
+    dropped = count_empty_cells(pieces, multi_label, columns, drop_rows_with_empty_cells)
+    keep_rows = rows_without_empty_cells(multi_label) if dropped else None
+    names = resolve_label_names(label_names or default_names, pieces, multi_label, keep_rows)
     classes = ClassLabel(names=names)
     features = Features({"text": Value("string"), "label": List(classes) if multi_label else classes})
-    splits = {split: encode_split(split, parts, features, num_proc) for split, parts in pieces.items()}
+    splits = {split: encode_split(split, parts, features, num_proc, keep_rows) for split, parts in pieces.items()}
     train_from = ", ".join(where for where, _ in pieces.get("train", []))
     splits = fill_missing_splits(splits, validation_size, test_size, seed, source=train_from)
-    return DatasetDict({split: cap_rows(splits[split], max_samples, seed) for split in SPLITS})
+    corpus = DatasetDict({split: cap_rows(splits[split], max_samples, seed) for split in SPLITS})
+    corpus.dropped_rows = dropped  # for the model card (`posenc_hf.training.data_summary`)
+    return corpus
 
 
 def _check_options(validation_size: float, test_size: float, max_samples: int | None, heldout: str | None) -> None:

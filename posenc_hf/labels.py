@@ -1,6 +1,8 @@
 """Labels: multi-label or not, the class names, each row's text checked and its labels encoded as
 class ids (errors name the file, the row and the label), and counts of labels read from Arrow.
 `posenc_hf.data.load_corpus` uses them in that order; `posenc_hf.streaming` checks a stream by the same rules.
+Empty cells are found before (`posenc_hf.empty_cells`); the rows it leaves out reach these functions as
+`keep_rows`, which gives the positions of a batch's rows to keep.
 """
 
 import logging
@@ -59,8 +61,11 @@ def declared_classes(feature) -> ClassLabel | None:
     return inner if isinstance(inner, ClassLabel) else None
 
 
-def resolve_label_names(given: list[str] | None, pieces: Pieces, multi_label: bool = False) -> list[str]:
-    """The class names: as given, else a `ClassLabel`'s, else the built-in set the labels match, else sorted."""
+def resolve_label_names(
+    given: list[str] | None, pieces: Pieces, multi_label: bool = False, keep_rows=None
+) -> list[str]:
+    """The class names: as given, else a `ClassLabel`'s, else the built-in set the labels match, else sorted
+    (of the rows `keep_rows` keeps: see the module docstring)."""
     if given is not None:
         names = list(given)
         if not names or len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
@@ -71,7 +76,10 @@ def resolve_label_names(given: list[str] | None, pieces: Pieces, multi_label: bo
     if declared is not None:
         return declared
     found = {
-        label for parts in pieces.values() for _, rows in parts for label in _labels_of_kept_rows(rows, multi_label)
+        label
+        for parts in pieces.values()
+        for _, rows in parts
+        for label in _labels_of_kept_rows(rows, multi_label, keep_rows)
     }
     if all(_as_id(value) is not None for value in found):
         raise ValueError(
@@ -85,20 +93,14 @@ def resolve_label_names(given: list[str] | None, pieces: Pieces, multi_label: bo
     return names
 
 
-def _labels_of_kept_rows(rows: Dataset, multi_label: bool) -> set[str]:
-    """The string labels of rows whose text is not empty (rows with empty text will be dropped)."""
+def _labels_of_kept_rows(rows: Dataset, multi_label: bool, keep_rows=None) -> set[str]:
+    """The string labels of the rows `keep_rows` keeps (all rows without it)."""
     found = set()
     for batch in rows.iter(batch_size=BATCH_SIZE):
-        kept_cells = (cell for text, cell in zip(batch["text"], batch["label"], strict=True) if _has_words(text))
-        found.update(
-            label for cell in kept_cells for label in _cell_labels(cell, multi_label) if isinstance(label, str)
-        )
+        cells = batch["label"]
+        kept = keep_rows(batch["text"], cells, range(len(cells))) if keep_rows else range(len(cells))
+        found.update(label for i in kept for label in _cell_labels(cells[i], multi_label) if isinstance(label, str))
     return found
-
-
-def _has_words(text) -> bool:
-    """Whether a row keeps its text: a string that is not empty or whitespace only."""
-    return isinstance(text, str) and not text.isspace() and text != ""
 
 
 def _as_id(value) -> int | None:
@@ -110,19 +112,23 @@ def _as_id(value) -> int | None:
     return None
 
 
-def encode_split(split: str, parts: list[tuple[str, Dataset]], features: Features, num_proc: int | None) -> Dataset:
-    """Check and encode every file of a split, then join them; an empty split is an error."""
-    rows = concatenate_datasets([_encode(rows, where, features, num_proc) for where, rows in parts])
+def encode_split(
+    split: str, parts: list[tuple[str, Dataset]], features: Features, num_proc: int | None, keep_rows=None
+) -> Dataset:
+    """Check and encode every file of a split (the rows `keep_rows` keeps), then join them; an empty
+    split is an error."""
+    rows = concatenate_datasets([_encode(rows, where, features, num_proc, keep_rows) for where, rows in parts])
     if len(rows) == 0:
-        raise ValueError(f"split {split!r} is empty after dropping empty texts (from {', '.join(w for w, _ in parts)})")
+        dropping = " after dropping rows with empty cells" if keep_rows else ""
+        raise ValueError(f"split {split!r} has no rows{dropping} (from {', '.join(w for w, _ in parts)})")
     return rows
 
 
-def _encode(rows: Dataset, where: str, features: Features, num_proc: int | None = None) -> Dataset:
-    """Check each row's text is a string and its labels known classes; drop empty texts (logged)."""
+def _encode(rows: Dataset, where: str, features: Features, num_proc: int | None = None, keep_rows=None) -> Dataset:
+    """Check each row's text is a string and its labels known classes."""
     multi_label = holds_lists(features["label"])
-    encode = batch_encoder(rows.features, declared_classes(features["label"]).names, where, multi_label)
-    kept = rows.map(
+    encode = batch_encoder(rows.features, declared_classes(features["label"]).names, where, multi_label, keep_rows)
+    return rows.map(
         encode,
         batched=True,
         batch_size=BATCH_SIZE,
@@ -132,14 +138,11 @@ def _encode(rows: Dataset, where: str, features: Features, num_proc: int | None 
         num_proc=num_proc if num_proc and num_proc > 1 and len(rows) >= num_proc else None,
         desc=f"Checking {Path(where).name}",
     )
-    if len(kept) < len(rows):
-        logger.warning("dropped %d rows with empty or whitespace-only text from %s", len(rows) - len(kept), where)
-    return kept
 
 
-def batch_encoder(read: Features, names: list[str], where: str, multi_label: bool = False):
-    """A batched `.map` function: keep rows with words, their label as a class id (multi-label: their
-    labels as a list of distinct class ids); errors name the row and the label.
+def batch_encoder(read: Features, names: list[str], where: str, multi_label: bool = False, keep_rows=None):
+    """A batched `.map` function: the rows `keep_rows` keeps (all without it), their label as a class id
+    (multi-label: their labels as a list of distinct class ids); errors name the row and the label.
 
     The type check on texts runs only when the file's text column is not a string column already.
     """
@@ -151,7 +154,7 @@ def batch_encoder(read: Features, names: list[str], where: str, multi_label: boo
         texts, labels = batch["text"], batch["label"]
         if not texts_are_strings:
             _check_texts(texts, indices, where)
-        kept = [i for i, text in enumerate(texts) if _has_words(text)]
+        kept = keep_rows(texts, labels, indices) if keep_rows else range(len(texts))
         cells = [_cell_labels(labels[i], multi_label) for i in kept]
         label_ids = [[_label_id(label, declared, ids) for label in cell] for cell in cells]
         bad = next(((j, k) for j, row_ids in enumerate(label_ids) for k, i in enumerate(row_ids) if i is None), None)

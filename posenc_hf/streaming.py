@@ -6,8 +6,10 @@ downloaded whole, can be used. `posenc_hf.training.run_training` takes this path
   Hub id or a dataset repo folder (with `posenc_hf.corpora.files.HubOptions`), the built-in `subject`
   and `sentiment`.
 - Rows are checked and encoded as they are read, by `posenc_hf.data`'s rules: a text must be a string,
-  empty texts are dropped (uncounted: the stream is never read to its end), and an unknown label is a
-  `ValueError` naming the file (or Hub split), the row (counted from its start) and the label.
+  an unknown label is a `ValueError` naming the file (or Hub split), the row (counted from its start)
+  and the label, and so is an empty or whitespace-only text or label, named among the rows of the
+  batch it is in; with `drop_rows_with_empty_cells` those rows are left out instead, logged once and
+  not counted: the stream is never read to its end (`posenc_hf.empty_cells`).
 - The label names cannot come from a scan of the labels: they are `class_names`, a `ClassLabel`
   feature's or a built-in corpus's.
 - Validation and test are the source's own files or splits, read whole (they are small). A split the
@@ -35,6 +37,7 @@ from .configuration_posenc import MULTI_LABEL
 from .corpora import CORPORA_DIR, LABEL_NAMES, Pieces
 from .corpora.files import HubOptions, check_hub_options, read_file, read_folder, read_hub
 from .data import source_kind
+from .empty_cells import stream_row_filter
 from .labels import batch_encoder, holds_lists, label_counts, resolve_label_names
 from .tokenization import text_encoder
 
@@ -91,7 +94,7 @@ def load_streamed_corpus(data_args) -> dict[str, Dataset | IterableDataset]:
         data_args.corpus, data_args.text_column, data_args.label_column, data_args.hub_options()
     )
     features = _features(data_args.class_names or default_names, pieces)
-    streams = {split: _encode_parts(parts, features) for split, parts in pieces.items()}
+    streams = {split: _encode_parts(parts, features, data_args) for split, parts in pieces.items()}
     if "train" not in streams:
         raise ValueError(f"{data_args.corpus} has no train split to stream (found: {', '.join(streams)})")
     train_from = ", ".join(where for where, _ in pieces["train"])
@@ -146,15 +149,17 @@ def _features(names: list[str] | None, pieces: Pieces) -> Features:
     return Features({"text": Value("string"), "label": ClassLabel(names=names)})
 
 
-def _encode_parts(parts: list[tuple[str, IterableDataset]], features: Features) -> IterableDataset:
+def _encode_parts(parts: list[tuple[str, IterableDataset]], features: Features, data_args) -> IterableDataset:
     """A split's streams, each checked and encoded as it is read (its own row count), then joined."""
-    streams = [_encode(rows, where, features) for where, rows in parts]
+    streams = [_encode(rows, where, features, data_args) for where, rows in parts]
     return streams[0] if len(streams) == 1 else concatenate_datasets(streams)
 
 
-def _encode(rows: IterableDataset, where: str, features: Features) -> IterableDataset:
+def _encode(rows: IterableDataset, where: str, features: Features, data_args) -> IterableDataset:
     """`posenc_hf.data`'s checks and label encoding, applied lazily; the row numbers count from the stream's start."""
-    encode = batch_encoder(rows.features or UNDECLARED, features["label"].names, where)
+    columns = ("text", "label") if data_args.corpus in LABEL_NAMES else (data_args.text_column, data_args.label_column)
+    keep_rows = stream_row_filter(where, columns, data_args.drop_rows_with_empty_cells)
+    encode = batch_encoder(rows.features or UNDECLARED, features["label"].names, where, keep_rows=keep_rows)
     return rows.map(encode, batched=True, with_indices=True, remove_columns=["text", "label"], features=features)
 
 
@@ -167,7 +172,7 @@ def _collect(split: str, rows, features: Features, where: str | None = None) -> 
     """A split's rows in memory; an empty split is an error."""
     collected = Dataset.from_list(list(rows), features=features)
     if len(collected) == 0:
-        raise ValueError(f"split {split!r} is empty after dropping empty texts{f' ({where})' if where else ''}")
+        raise ValueError(f"split {split!r} has no rows{f' ({where})' if where else ''}")
     return collected
 
 

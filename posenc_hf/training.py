@@ -64,6 +64,7 @@ def load_data(data_args, seed, multi_label=None):
         seed=seed,
         mmlu_heldout=data_args.mmlu_heldout,
         multi_label=multi_label,
+        drop_rows_with_empty_cells=data_args.drop_rows_with_empty_cells,
     )
 
 
@@ -188,7 +189,8 @@ def previous_run(run_args, settings):
 
 def data_summary(data_args, dataset):
     """The card's `data_info`: the data named by what it is (`reviews` for ../work/reviews.csv, a Hub
-    dataset by its id), its splits and its labels. A stream is not counted: its size is "streamed"."""
+    dataset by its id), its splits, its labels and the rows left out for empty cells (`load_corpus`'s
+    `dropped_rows`). A stream is not counted: its size, and what it drops, are "streamed"."""
     label_names = class_names(dataset["train"])
     source, kind = data_args.corpus, source_kind(data_args.corpus)
     return {
@@ -198,6 +200,7 @@ def data_summary(data_args, dataset):
         "splits": {split: "streamed" if streamed(rows) else len(rows) for split, rows in dataset.items()},
         "label_names": label_names,
         "label_counts": {split: label_counts(rows) for split, rows in dataset.items() if not streamed(rows)},
+        "dropped_rows": getattr(dataset, "dropped_rows", "streamed" if data_args.drop_rows_with_empty_cells else {}),
     }
 
 

@@ -158,14 +158,6 @@ def test_max_samples_caps_each_split_reproducibly(tmp_path):
     assert corpus["train"]["text"] == load_corpus(path, max_samples=6)["train"]["text"]
 
 
-def test_empty_texts_are_dropped_and_counted(tmp_path, caplog):
-    rows = [*ROWS, {"text": "", "label": "Maths"}, {"text": "  \t ", "label": "Art"}]
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.data"):
-        corpus = load_corpus(write_csv(tmp_path / "questions.csv", rows))
-    assert_split_80_10_10(corpus)
-    assert "dropped 2 rows with empty or whitespace-only text" in caplog.text
-
-
 def test_words_like_na_stay_text(tmp_path):
     rows = [*ROWS, *({"text": word, "label": "Maths"} for word in ("NA", "None", "null", "123"))]
     corpus = load_corpus(write_csv(tmp_path / "questions.csv", rows))
@@ -279,9 +271,70 @@ def test_empty_split_is_an_error(tmp_path):
     write_csv(tmp_path / "train.csv", ROWS)
     write_csv(tmp_path / "validation.csv", [{"text": " ", "label": "Maths"}])
     with pytest.raises(
-        ValueError, match=r"split 'validation' is empty after dropping empty texts \(from .*validation\.csv"
+        ValueError,
+        match=r"split 'validation' has no rows after dropping rows with empty cells \(from .*validation\.csv",
     ):
+        load_corpus(tmp_path, drop_rows_with_empty_cells=True)
+
+
+# --- empty cells (posenc_hf.empty_cells) ------------------------------------------------------------
+
+EMPTY_AT = [3, 5, 8, 13, 21, 34, 40]  # data rows (1-based, header not counted) of the empty cells: 7, 5 shown
+
+
+def with_empty_cells(column: str, value: str, rows=ROWS, at=EMPTY_AT) -> list[dict]:
+    """`rows` with `column` set to `value` in the rows numbered `at` (1-based)."""
+    return [{**row, column: value} if i + 1 in at else row for i, row in enumerate(rows)]
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    ("column", "value"), [("label", ""), ("label", "   "), ("text", ""), ("text", " \t ")],
+    ids=["empty-label", "space-label", "empty-text", "space-text"],
+)  # fmt: skip
+def test_an_empty_or_whitespace_cell_names_the_file_rows_count_and_column(tmp_path, column, value):
+    """Not a class `''` or `'   '`, nor a text dropped unsaid: the user's column names, in a CSV and in JSON Lines."""
+    renamed = [{"eng": row["text"], "Subject": row["label"]} for row in with_empty_cells(column, value)]
+    name = {"text": "eng", "label": "Subject"}[column]
+    shown = ", ".join(str(row) for row in EMPTY_AT[:5])
+    for path in (write_csv(tmp_path / "questions.csv", renamed), write_jsonl(tmp_path / "questions.jsonl", renamed)):
+        message = rf"{path.name}: 7 empty or whitespace-only {column} cells in column '{name}', at rows {shown}, …"
+        with pytest.raises(ValueError, match=message + r" \(data rows counted from 1.*drop_rows_with_empty_cells"):
+            load_corpus(path, text_column="eng", label_column="Subject")
+
+
+@pytest.mark.reliability
+def test_empty_cells_of_a_split_file_and_missing_cells_are_named(tmp_path):
+    """A folder's validation file, and a missing (null) label in Parquet, each named with its own row."""
+    write_csv(tmp_path / "train.csv", ROWS)
+    write_csv(tmp_path / "validation.csv", with_empty_cells("label", "", ROWS[:5], at=[2]))
+    with pytest.raises(ValueError, match=r"validation\.csv: 1 empty or whitespace-only label cell in .*, at row 2 \("):
         load_corpus(tmp_path)
+    Dataset.from_list(with_empty_cells("label", None, at=[4])).to_parquet(str(tmp_path / "nulls.parquet"))
+    with pytest.raises(ValueError, match=r"nulls\.parquet: 1 empty or whitespace-only label cell .*, at row 4 \("):
+        load_corpus(tmp_path / "nulls.parquet")
+
+
+@pytest.mark.reliability
+def test_the_drop_option_leaves_out_rows_with_empty_cells_and_counts_them(tmp_path, caplog):
+    from posenc_hf.arguments import DataArguments
+    from posenc_hf.card_data import data_fields
+    from posenc_hf.training import data_summary
+
+    empty = [{"text": " ", "label": "Maths"}, {"text": "a question", "label": ""}, {"text": "", "label": "\t"}]
+    path = write_csv(tmp_path / "questions.csv", [*ROWS[:7], *empty, *ROWS[7:]])
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.empty_cells"):
+        corpus = load_corpus(path, drop_rows_with_empty_cells=True)
+    assert_split_80_10_10(corpus)  # the labels '' and '\t' are no classes, the texts ' ' and '' in no split
+    assert corpus.dropped_rows == {str(path): {"rows": 3, "columns": {"text": 2, "label": 2}}}
+    assert f"{path}: dropped 3 rows with an empty or whitespace-only cell (column 'text': 2, column 'label': 2" in (
+        caplog.text
+    )
+    data_info = data_summary(DataArguments(corpus=str(path), drop_rows_with_empty_cells=True), corpus)
+    description = data_fields(data_info, SUBJECTS)["data_description"]
+    assert description.endswith(
+        "(`drop_rows_with_empty_cells`): 3 of `questions.csv` (2 in column `text`, 2 in column `label`)."
+    )
 
 
 def test_label_counts_of_a_split_follow_its_selection_of_rows(tmp_path):

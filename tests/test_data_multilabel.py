@@ -123,3 +123,22 @@ def test_goemotions_multilabel_keeps_every_row_and_emotion(shared_dir):
     expected = Counter(emotions[int(i)] for ids in dev_ids for i in ids.split(","))
     assert label_counts(corpus["test"]) == {name: expected[name] for name in emotions}
     assert max(len(ids) for ids in corpus["test"]["label"]) > 1
+
+
+@pytest.mark.reliability
+def test_an_empty_label_in_a_list_or_between_commas_is_named_or_dropped(tmp_path):
+    """`["joy", ""]` and `joy,,fear` hold an empty label; `[]` and an empty CSV cell are rows with no label."""
+    rows = [*ROWS[:5], {"text": "blank", "label": ["joy", " "]}, {"text": "none", "label": []}, *ROWS[5:]]
+    lists = write_jsonl(tmp_path / "feelings.jsonl", rows)
+    with pytest.raises(
+        ValueError, match=r"feelings\.jsonl: 1 empty or whitespace-only label cell in column 'label', at row 6 \("
+    ):
+        load_corpus(lists)
+    cells = write_csv(
+        tmp_path / "feelings.csv", [*rows[:6], {"text": "commas", "label": ["joy", "", "fear"]}, *rows[6:]]
+    )
+    with pytest.raises(ValueError, match=r"feelings\.csv: 2 empty or whitespace-only label cells .*, at rows 6, 7 \("):
+        load_corpus(cells, multi_label=True)
+    corpus = load_corpus(cells, multi_label=True, drop_rows_with_empty_cells=True)
+    assert labelled_texts(corpus) == {"none": [], **{row["text"]: row["label"] for row in ROWS}}
+    assert corpus.dropped_rows == {str(cells): {"rows": 2, "columns": {"label": 2}}}

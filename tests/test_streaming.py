@@ -104,6 +104,31 @@ def test_an_unknown_label_in_the_stream_names_the_file_row_and_label(tmp_path):
         list(load_streamed_corpus(arguments(corpus, tmp_path / "run")[1])["train"])
 
 
+@pytest.mark.reliability
+def test_empty_cells_in_the_stream_are_named_as_read_or_dropped(tmp_path, caplog):
+    """Named among the rows of their batch, or, with drop_rows_with_empty_cells, left out (logged) while
+    the row numbers of later errors stay the file's."""
+    table = rows(bad_label_at=70)
+    table[33] = (table[33][0], "")  # row 34: an empty label
+    table[51] = ("  ", table[51][1])  # row 52: a whitespace-only text
+    corpus = write(tmp_path / "questions.csv", table)
+    message = (
+        r"questions\.csv: 1 empty or whitespace-only text cell in column 'text', at row 52; 1 empty or "
+        r"whitespace-only label cell in column 'label', at row 34 \(.*among rows 1-90, as the stream is read\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        list(load_streamed_corpus(arguments(corpus, tmp_path / "run")[1])["train"])
+    dropping = arguments(corpus, tmp_path / "run", "--drop_rows_with_empty_cells", "true")[1]
+    with pytest.raises(ValueError, match=r"label 'zzz' at row 70 of .*questions\.csv"):
+        list(load_streamed_corpus(dropping)["train"])
+    table[69] = (table[69][0], "a")
+    write(corpus, table)
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.empty_cells"):
+        train = [row["text"] for row in load_streamed_corpus(dropping)["train"]]
+    assert train == [text for i, (text, _) in enumerate(table) if i >= 20 and i not in (33, 51)]
+    assert "questions.csv: dropping rows with an empty or whitespace-only cell as the stream is read" in caplog.text
+
+
 def test_without_max_steps_the_run_stops_before_reading(tmp_path):
     model_args, data_args, run_args = arguments(tmp_path / "nowhere.csv", tmp_path / "run", "--max_steps", "-1")
     with pytest.raises(ValueError, match="streaming needs max_steps"):
