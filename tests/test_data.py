@@ -337,6 +337,28 @@ def test_the_drop_option_leaves_out_rows_with_empty_cells_and_counts_them(tmp_pa
     )
 
 
+# --- malformed files ------------------------------------------------------------------------------
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize(
+    ("name", "bad_line", "reason"),
+    [
+        ("questions.csv", "a question,Maths,extra", r"Expected 2 fields in line 4, saw 3"),
+        ("questions.csv", '"an unclosed question,Maths', r"EOF inside string starting at row 3"),
+        ("questions.tsv", "a question\tMaths\textra", r"Expected 2 fields in line 4, saw 3"),
+    ],
+    ids=["csv-extra-field", "csv-unclosed-quote", "tsv-extra-field"],
+)
+def test_a_malformed_csv_or_tsv_keeps_the_parsers_reason_and_line(tmp_path, name, bad_line, reason):
+    """Line 4 of the file (data row 3): the parser's words, not datasets' "An error occurred while generating"."""
+    path = write_csv(tmp_path / name, ROWS, delimiter="\t" if name.endswith(".tsv") else ",")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines[:3], bad_line, *lines[3:]]) + "\n")
+    with pytest.raises(ValueError, match=rf"^could not read .*{name.replace('.', '[.]')} as csv: .*{reason}$"):
+        load_corpus(path)
+
+
 def test_label_counts_of_a_split_follow_its_selection_of_rows(tmp_path):
     corpus = load_corpus(write_csv(tmp_path / "questions.csv", ROWS))
     shuffled = corpus["train"].shuffle(seed=0).select(range(5))

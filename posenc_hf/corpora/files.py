@@ -19,6 +19,7 @@ from pathlib import Path
 
 import datasets
 from datasets import Dataset, Features, IterableDataset, Value, load_dataset
+from datasets.exceptions import DatasetGenerationError
 from huggingface_hub import metadata_load
 
 from . import NAMED_CORPORA, Pieces
@@ -125,8 +126,8 @@ def _split_of(path: Path) -> str:
 
 
 def read_file(path: Path, text_column: str, label_column: str, streaming: bool = False) -> Dataset | IterableDataset:
-    """Load one data file with the `datasets` builder its extension names; errors name the file.
-    A stream's rows are read, and their errors raised, as it is iterated."""
+    """Load one data file with the `datasets` builder its extension names; errors name the file and
+    give the parser's reason (`_reason`). A stream's rows are read, and their errors raised, as it is iterated."""
     builder = FILE_BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise ValueError(f"unsupported file type {path.suffix!r} for {path}: use one of {', '.join(FILE_BUILDERS)}")
@@ -136,8 +137,17 @@ def read_file(path: Path, text_column: str, label_column: str, streaming: bool =
     except Exception as err:  # datasets, pandas and pyarrow each raise their own kinds
         if builder == "json":
             _check_json(path)  # names the malformed line, if that is what failed
-        raise ValueError(f"could not read {path} as {builder}: {err}") from err
+        raise ValueError(f"could not read {path} as {builder}: {_reason(err)}") from err
     return standard_columns(rows, str(path), text_column, label_column)
+
+
+def _reason(err: BaseException) -> str:
+    """The reader's own words, on one line: datasets wraps the parser's error (pandas' "Expected 2 fields
+    in line 61, saw 3", "EOF inside string starting at row 1"; pyarrow's) in a `DatasetGenerationError`
+    that says only "An error occurred while generating the dataset"."""
+    while isinstance(err, DatasetGenerationError) and (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__
+    return " ".join(str(err).split())
 
 
 def _csv_options(path: Path) -> dict:
