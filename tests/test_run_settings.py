@@ -144,3 +144,15 @@ def test_card_metrics_and_checkpoints_record_the_settings_the_weights_were_train
     assert sorted(path.name for path in output_dir.iterdir()) == ["checkpoint-6", "model", "notes.txt"]
     assert metrics(output_dir)["settings"]["learning_rate"] == 0.003
     assert metrics(finished_run)["settings"]["learning_rate"] == 0.001  # smoke.yaml's
+
+
+@pytest.mark.reliability
+def test_a_damaged_folder_of_the_same_settings_is_written_again_from_the_last_checkpoint(finished_run, tmp_path):
+    output_dir = tmp_path / "run"
+    shutil.copytree(finished_run, output_dir)
+    weights = output_dir / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    result = run_training(*arguments(output_dir, "--num_threads", "1"))
+    assert not result.finished_before
+    assert weights.read_bytes() == (finished_run / "model" / "model.safetensors").read_bytes()
+    assert metrics(output_dir)["test"] == metrics(finished_run)["test"]
