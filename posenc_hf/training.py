@@ -141,7 +141,7 @@ def clip_max_length(tokenizer, texts, max_length, streaming=False):
     if clipped >= max_length:
         return None
     tokenizer.model_max_length = min(tokenizer.model_max_length, clipped)
-    which = " of the stream's texts read for the tokenizer" if streaming else ""
+    which = " among those the tokenizer read from the stream" if streaming else ""
     logger.warning(
         "max_length %d clipped to %d: the longest tokenized training text%s has %d tokens (a max_length up to "
         "%d is used as given)", max_length, clipped, which, longest, LENGTH_KEPT,
