@@ -54,17 +54,25 @@ def check_inputs(input_ids, inputs_embeds, attention_mask, vocab_size):
 
 
 class MismatchedWeightsError(ValueError, RuntimeError):
-    """Weights whose shapes differ from the model the config describes (transformers raises `RuntimeError`)."""
+    """Weights whose shapes differ from the model the config describes (transformers raises `RuntimeError`).
+    `head_only`: every such tensor is in the task head, as when the labels were changed on purpose."""
 
-    def __init__(self, source, mismatched):
+    def __init__(self, source, mismatched, head_only=False):
         lines = [
             f"  {key}: {tuple(saved)} in the weights file, {tuple(expected)} in the model the config describes"
             for key, saved, expected in sorted(mismatched)
         ]
+        if head_only:
+            advice = (
+                "For a new head (another num_labels), pass ignore_mismatched_sizes=True: the encoder loads and the "
+                "head starts afresh. If you changed nothing, the folder's weights and config.json disagree: save "
+                "or download it again."
+            )
+        else:
+            advice = "Save or download the folder again, or pass ignore_mismatched_sizes=True to re-initialise them."
         super().__init__(
-            f"The weights in {source} do not match its config ({len(lines)} tensors differ in shape):\n"
-            + "\n".join(lines)
-            + "\nSave or download the folder again, or pass ignore_mismatched_sizes=True to re-initialise them."
+            f"The weights in {source} do not match the config ({len(lines)} tensors differ in shape):\n"
+            + "\n".join(lines + [advice])
         )
 
 
@@ -81,5 +89,7 @@ def checked_from_pretrained(load, *args, ignore_mismatched_sizes=False, output_l
             raise
         raise OSError(f"The weights file of {source} cannot be read ({error}): it is truncated or damaged.") from error
     if info["mismatched_keys"] and not ignore_mismatched_sizes:
-        raise MismatchedWeightsError(source, info["mismatched_keys"])
+        encoder_keys = [key for key, _, _ in info["mismatched_keys"] if key.startswith(f"{model.base_model_prefix}.")]
+        head_only = model is not model.base_model and not encoder_keys  # a base model has no head
+        raise MismatchedWeightsError(source, info["mismatched_keys"], head_only)
     return (model, info) if output_loading_info else model

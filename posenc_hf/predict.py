@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import huggingface_hub
+import torch
 from torch.utils.data import Dataset
 from transformers import TextClassificationPipeline, pipeline
 
@@ -56,14 +57,21 @@ def looks_like_local_path(name):
 
 def is_local_folder(name):
     """Whether `name` means a folder on this machine rather than a Hub id: it exists, looks like a path,
-    starts with a folder that exists here (`runs/nope` beside `runs/`), or the Hub is offline
-    (`HF_HUB_OFFLINE=1`) and its cache holds no model of that id."""
+    or starts with a folder that exists here (`runs/nope` beside `runs/`)."""
     name = str(name)
     if Path(name).exists() or looks_like_local_path(name):
         return True
-    if "/" in name and Path(name).parent.is_dir():  # `runs/nope` beside `runs/`: a path, not `owner/name`
-        return True
-    return huggingface_hub.is_offline_mode() and not in_hub_cache(name)
+    return "/" in name and Path(name).parent.is_dir()  # `runs/nope` beside `runs/`: a path, not `owner/name`
+
+
+def check_hub_id_loads_offline(name):
+    """A ValueError, at once, for a Hub id that cannot load: the Hub is offline (`HF_HUB_OFFLINE=1`) and
+    its local cache holds no model of that id."""
+    if huggingface_hub.is_offline_mode() and not in_hub_cache(name):
+        raise ValueError(
+            f"{name} is not a folder here, and as a Hub id it is not in the local Hub cache while offline mode "
+            f"is on (HF_HUB_OFFLINE=1): give the folder's path, or download the model once online (hf download {name})"
+        )
 
 
 def in_hub_cache(repo_id):
@@ -82,15 +90,35 @@ def load_classifier(folder, device=None, trust_remote_code=False, **kwargs):
     that only looks like a Hub id is not looked up on the Hub). Inputs that are not text raise a
     `ValueError` naming their index. An export folder (`posenc-export`) is run by its runtime instead,
     through the same call; a `dynamo` one, a pickle, only with `trust_remote_code=True`."""
+    check_device(device)
     if is_local_folder(folder):
         if is_export_folder(folder):  # what posenc-export wrote: run the export
             return ExportedClassifier(folder, trust_remote_code)
         check_model_folder(folder)
+    else:
+        check_hub_id_loads_offline(folder)
     kwargs.setdefault("truncation", True)
     kwargs.setdefault("pipeline_class", CheckedTextClassificationPipeline)
     return pipeline(
         "text-classification", model=str(folder), device=device, trust_remote_code=trust_remote_code, **kwargs
     )
+
+
+def check_device(device):
+    """A ValueError naming `device` when this torch cannot run on it, instead of the pipeline's long
+    AssertionError from torch's CUDA start-up (`None` and -1, the CPU, always can)."""
+    if device is None or device == -1:
+        return
+    try:
+        device = torch.device(f"cuda:{device}" if isinstance(device, int) else device)
+    except (RuntimeError, TypeError) as error:  # torch's own message lists the device types
+        raise ValueError(f"device {device!r} is not a device torch knows: {error}") from None
+    if device.type != "cuda":
+        return
+    if not torch.backends.cuda.is_built():
+        raise ValueError(f"device {device}: CUDA is not available in this torch build ({torch.__version__}, CPU only)")
+    if not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {device}: this machine has {torch.cuda.device_count()} CUDA device(s) torch can use")
 
 
 def check_text(text, index=None, allow_pairs=False):
@@ -179,6 +207,11 @@ def format_multi_label(text, scores, as_json, threshold, top_k=None):
     return f"{names}\t" + ", ".join(f"{score['label']} {score['score']:.3f}" for score in shown) + f"\t{text}"
 
 
+def device_argument(value):
+    """`--device`: a number is a CUDA device index (-1 the CPU), as for `pipeline(device=...)`."""
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="posenc-predict", description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", help="a saved model folder (or Hub id)")
@@ -188,7 +221,9 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch-size", type=int, default=32, help="texts per forward pass (default 32)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:0 (default: the pipeline's)")
+    parser.add_argument(
+        "--device", type=device_argument, default=None, help="e.g. cpu, cuda, cuda:0, 0 (default: the pipeline's)"
+    )
     parser.add_argument(
         "--trust-remote-code", action="store_true", help="run code the folder holds: a dynamo export is a pickle"
     )

@@ -481,6 +481,21 @@ def test_new_head_from_a_folder_is_fresh_and_reported(tmp_path):
         PosEncForSequenceClassification.from_pretrained(tmp_path, num_labels=3)
 
 
+@pytest.mark.reliability
+def test_a_head_of_other_labels_suggests_a_new_head_and_other_mismatches_a_damaged_folder(tmp_path):
+    tiny_model(num_labels=4, id2label={i: name for i, name in enumerate("abcd")}).save_pretrained(tmp_path)
+    with pytest.raises(ValueError) as head:
+        AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=3)  # on purpose: another label count
+    assert str(head.value).splitlines()[-1].startswith(
+        "For a new head (another num_labels), pass ignore_mismatched_sizes=True: the encoder loads"
+    )
+    assert "Save or download the folder again" not in str(head.value)
+    for model_class in (AutoModelForSequenceClassification, AutoModel):  # the encoder differs; a base model has no head
+        with pytest.raises(ValueError) as other:
+            model_class.from_pretrained(tmp_path, vocab_size=60)
+        assert str(other.value).splitlines()[-1].startswith("Save or download the folder again"), model_class
+
+
 def test_fine_tune_a_4_label_folder_on_a_3_label_csv_as_run_classification_does(tiny_folder, tmp_path):
     """The calls of transformers' examples/pytorch/text-classification/run_classification.py, with
     `--trust_remote_code true --ignore_mismatched_sizes true` on a folder whose label count differs."""

@@ -75,11 +75,51 @@ def test_a_missing_folder_beside_an_existing_one_is_not_taken_for_a_hub_id(hub, 
     assert err.strip() == "posenc-predict: error: No such model folder: runs/nope"
 
 
-def test_offline_a_name_absent_here_and_from_the_hub_cache_is_a_missing_folder(hub, tmp_path, monkeypatch, capsys):
+@pytest.mark.reliability
+def test_offline_a_hub_id_absent_from_the_cache_is_named_as_such(hub, tmp_path, monkeypatch, capsys):
     hub(offline=True)
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(monkeypatch, capsys, ["someone/nope", "cell"])
-    assert code == 1 and err.strip() == "posenc-predict: error: No such model folder: someone/nope"
+    assert code == 1 and err.strip() == (
+        "posenc-predict: error: someone/nope is not a folder here, and as a Hub id it is not in the local Hub "
+        "cache while offline mode is on (HF_HUB_OFFLINE=1): give the folder's path, or download the model once "
+        "online (hf download someone/nope)"
+    )
+
+
+def device_error(monkeypatch, capsys, tiny_folder, device, cuda_built, gpus):
+    """posenc-predict's stderr for `--device DEVICE`, torch's CUDA build and GPU count stubbed (the
+    pipeline is never built: the device is checked first)."""
+    monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: cuda_built)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setattr(predict, "pipeline", lambda *a, **k: pytest.fail("built a pipeline for a bad device"))
+    code, out, err = run_cli(monkeypatch, capsys, [str(tiny_folder), "--device", device, "cell"])
+    assert (code, out) == (1, "") and len(err.splitlines()) == 1
+    return err.strip()
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "0"])
+def test_a_cuda_device_on_a_cpu_only_torch_is_one_line(tiny_folder, monkeypatch, capsys, device):
+    err = device_error(monkeypatch, capsys, tiny_folder, device, cuda_built=False, gpus=0)
+    assert err.startswith("posenc-predict: error: device cuda") and err.endswith(
+        f": CUDA is not available in this torch build ({torch.__version__}, CPU only)"
+    )
+
+
+@pytest.mark.reliability
+def test_a_gpu_the_machine_lacks_and_an_unknown_device_are_one_line(tiny_folder, monkeypatch, capsys):
+    err = device_error(monkeypatch, capsys, tiny_folder, "cuda:1", cuda_built=True, gpus=1)
+    assert err == "posenc-predict: error: device cuda:1: this machine has 1 CUDA device(s) torch can use"
+    err = device_error(monkeypatch, capsys, tiny_folder, "gpu", cuda_built=True, gpus=1)
+    assert err.startswith("posenc-predict: error: device 'gpu' is not a device torch knows: ") and "cuda" in err
+
+
+def test_the_cpu_by_name_or_index_classifies(tiny_folder, monkeypatch, capsys):
+    for device in ("cpu", "-1"):
+        code, out, _ = run_cli(monkeypatch, capsys, [str(tiny_folder), "--device", device, "cell atom"])
+        assert code == 0 and out.split()[0] in LABELS
 
 
 def test_a_hub_id_stays_a_hub_id_online_or_when_cached(hub, tmp_path, monkeypatch):

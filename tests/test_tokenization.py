@@ -8,6 +8,8 @@ import sys
 import pytest
 from datasets import Dataset
 from transformers import AutoTokenizer
+from transformers.testing_utils import CaptureLogger
+from transformers.utils import logging
 
 from posenc_hf.tokenization import SPECIAL_TOKENS, text_encoder, train_tokenizer
 
@@ -174,6 +176,8 @@ def test_saved_folder_loads_without_posenc_hf(tokenizer, tmp_path):
 LOADERS_ELSEWHERE = """
 import json
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from transformers.testing_utils import CaptureLogger
+from transformers.utils import logging
 loaders = {
     "PreTrainedTokenizerFast": lambda: PreTrainedTokenizerFast.from_pretrained(FOLDER),
     "AutoTokenizer, trust_remote_code=False": lambda: AutoTokenizer.from_pretrained(FOLDER, trust_remote_code=False),
@@ -181,14 +185,16 @@ loaders = {
 }
 for name, load in loaders.items():
     print("PROMPT-CHECK", name)
-    tokenizer = load()
-    print("LOADED", json.dumps({"name": name, "ids": tokenizer("the cell")["input_ids"]}))
+    with CaptureLogger(logging.get_logger("transformers")) as log:
+        tokenizer = load()
+    print("LOADED", json.dumps({"name": name, "ids": tokenizer("the cell")["input_ids"], "log": log.out}))
 """
 
 
 @pytest.fixture(scope="module")
 def loaded_elsewhere(tiny_folder):
-    """{loader: (asked to run code?, ids of "the cell")}, in a fresh interpreter without posenc_hf."""
+    """{loader: (asked to run code?, ids of "the cell", transformers' log)}, in a fresh interpreter without
+    posenc_hf."""
     from conftest import _BLOCK_PACKAGE
 
     code = _BLOCK_PACKAGE + f"FOLDER = {str(tiny_folder)!r}\n" + LOADERS_ELSEWHERE
@@ -201,7 +207,7 @@ def loaded_elsewhere(tiny_folder):
     loaded = {}
     for section in sections:
         record = json.loads(section.split("LOADED ", 1)[1].splitlines()[0])
-        loaded[record["name"]] = ("Do you wish to run the custom code" in section, record["ids"])
+        loaded[record["name"]] = ("Do you wish to run the custom code" in section, record["ids"], record["log"])
     return loaded
 
 
@@ -209,9 +215,32 @@ def loaded_elsewhere(tiny_folder):
 def test_a_model_folders_tokenizer_loads_without_the_package_and_without_a_prompt(
     loaded_elsewhere, loader, tiny_folder
 ):
-    asked, ids = loaded_elsewhere[loader]
+    asked, ids, _ = loaded_elsewhere[loader]
     assert not asked
     assert ids == AutoTokenizer.from_pretrained(tiny_folder)("the cell")["input_ids"]
+
+
+# What transformers 5.24 logs when AutoTokenizer may not run the folder's code (issue 20 item 8).
+GENERIC_CONFIG_WARNING = "You are using a model of type `posenc` to instantiate a model of type ``"
+
+
+def test_the_documented_tokenizer_loaders_log_nothing(loaded_elsewhere, tiny_folder):
+    """Without the package, PreTrainedTokenizerFast (the README's way); with it, plain AutoTokenizer."""
+    assert loaded_elsewhere["PreTrainedTokenizerFast"][2] == ""
+    with CaptureLogger(logging.get_logger("transformers")) as log:
+        AutoTokenizer.from_pretrained(tiny_folder)
+    assert log.out == ""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="transformers 5.24's AutoTokenizer, refused the folder's config code, reads config.json as a generic "
+    "PreTrainedConfig, whose model_type '' differs from 'posenc', and logs GENERIC_CONFIG_WARNING; nothing the "
+    "folder could hold avoids it but another model_type. When this passes, drop the README's note about it",
+)
+def test_auto_tokenizer_without_remote_code_logs_nothing(loaded_elsewhere):
+    log = loaded_elsewhere["AutoTokenizer, trust_remote_code=False"][2]
+    assert GENERIC_CONFIG_WARNING not in log
 
 
 @pytest.mark.xfail(
@@ -221,5 +250,5 @@ def test_a_model_folders_tokenizer_loads_without_the_package_and_without_a_promp
     "transformers has changed: drop the trust_remote_code=False advice from the README and the model card",
 )
 def test_plain_auto_tokenizer_does_not_ask_to_run_the_models_code(loaded_elsewhere):
-    asked, _ = loaded_elsewhere["AutoTokenizer"]
+    asked, _, _ = loaded_elsewhere["AutoTokenizer"]
     assert not asked
