@@ -48,6 +48,7 @@ import yaml
 
 from . import __version__
 from .card_data import data_fields, markdown_table, max_length_note
+from .card_training import training_fields
 from .checkpoints import fsync_path
 from .configuration_posenc import MULTI_LABEL
 from .positions_posenc import POSITION_EMBEDDINGS
@@ -160,44 +161,6 @@ def settings_table(settings):
     )
 
 
-def enum_value(value):
-    return getattr(value, "value", value)
-
-
-def warmup(training_args):
-    """transformers 5 reads a `warmup_steps` below 1 as a fraction of the training steps."""
-    steps = training_args.warmup_steps
-    if steps == 0:
-        return "none"
-    return f"{steps:.0%} of the training steps" if steps < 1 else f"{int(steps):,} steps"
-
-
-def precision(training_args):
-    if training_args.bf16:
-        return "bf16 mixed precision"
-    return "fp16 mixed precision" if training_args.fp16 else "fp32"
-
-
-def training_fields(training_args):
-    args = training_args
-    epochs = f"{args.num_train_epochs:g}" if args.max_steps <= 0 else f"{args.max_steps:,} steps (`max_steps`)"
-    return {
-        "epochs": epochs,
-        "per_device_batch_size": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "num_processes": args.world_size,
-        "effective_batch_size": args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
-        "learning_rate": f"{args.learning_rate:g}",
-        "lr_scheduler": enum_value(args.lr_scheduler_type),
-        "warmup": warmup(args),
-        "weight_decay": f"{args.weight_decay:g}",
-        "optimizer": enum_value(args.optim),
-        "max_grad_norm": f"{args.max_grad_norm:g}",
-        "precision": precision(args),
-        "seed": args.seed,
-    }
-
-
 def validation_summary(validation, multi_label=False):
     if not validation:
         return ""
@@ -284,7 +247,7 @@ def card_fields(model, training_args, metrics, data_info, plots, model_id):
         **architecture_fields(model),
         **position_fields(model, metrics),
         **data_fields(data_info, label_names_of(model, data_info)),
-        **training_fields(training_args),
+        **training_fields(training_args, metrics),
         "run_settings": settings_table(metrics.get("settings")),
         **evaluation_fields(metrics, plots, problem_type(model)),
         **task_fields(model, metrics, label_names_of(model, data_info)),

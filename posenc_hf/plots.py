@@ -57,37 +57,45 @@ def series(log_history, key):
     return list(by_epoch), list(by_epoch.values())
 
 
-def plot_lines(log_history, keys_and_labels, path, title, ylabel, ylim=None):
-    """One line per logged key against epoch."""
+def plot_lines(log_history, keys_and_labels, path, title, ylabel, ylim=None, kept_epoch=None):
+    """One line per logged key against epoch, as a PNG at `path` (`curves_figure`)."""
+    return save(curves_figure(log_history, keys_and_labels, title, ylabel, ylim, kept_epoch), path)
+
+
+def curves_figure(log_history, keys_and_labels, title, ylabel, ylim=None, kept_epoch=None):
+    """One line per logged key against epoch; a dashed line at `kept_epoch`, the epoch whose weights were kept."""
     figure = Figure(figsize=(6, 4), layout="constrained")
     axes = figure.subplots()
     for key, label in keys_and_labels:
         epochs, values = series(log_history, key)
         if values:
             axes.plot(epochs, values, marker="o" if len(values) < 50 else None, label=label)
+    if kept_epoch is not None:
+        axes.axvline(kept_epoch, color="gray", linestyle="--", linewidth=1, label=f"kept: epoch {kept_epoch:g}")
     axes.set(title=title, xlabel="epoch", ylabel=ylabel, ylim=ylim)
     axes.grid(alpha=0.3)
     if axes.lines:
         axes.legend()
-    return save(figure, path)
+    return figure
 
 
-def plot_loss_curves(log_history, path):
+def plot_loss_curves(log_history, path, kept_epoch=None):
     """Train loss (at each logging step, on the fractional epoch) and validation loss per epoch."""
     keys = [("loss", "train"), ("eval_loss", "validation")]
-    return plot_lines(log_history, keys, path, "Loss", "cross-entropy loss")
+    return plot_lines(log_history, keys, path, "Loss", "cross-entropy loss", kept_epoch=kept_epoch)
 
 
-def plot_validation_metrics(log_history, path):
+def plot_validation_metrics(log_history, path, kept_epoch=None):
     """Validation accuracy and macro-F1 per epoch, on a 0-1 scale so that runs compare at a glance."""
     keys = [("eval_accuracy", "accuracy"), ("eval_macro_f1", "macro-F1")]
-    return plot_lines(log_history, keys, path, "Validation metrics", "score", ylim=(0, 1.02))
+    return plot_lines(log_history, keys, path, "Validation metrics", "score", ylim=(0, 1.02), kept_epoch=kept_epoch)
 
 
-def plot_validation_f1(log_history, path):
+def plot_validation_f1(log_history, path, kept_epoch=None):
     """A multi-label model's validation micro- and macro-F1 per epoch (at threshold 0.5), on a 0-1 scale."""
     keys = [("eval_micro_f1", "micro-F1"), ("eval_macro_f1", "macro-F1")]
-    return plot_lines(log_history, keys, path, "Validation F1 (threshold 0.5)", "score", ylim=(0, 1.02))
+    title = "Validation F1 (threshold 0.5)"
+    return plot_lines(log_history, keys, path, title, "score", ylim=(0, 1.02), kept_epoch=kept_epoch)
 
 
 def evenly_spaced(count, limit=MAX_POSITIONS):
@@ -200,13 +208,15 @@ def plot_per_class_f1(per_class, threshold, path):
     return save(figure, path)
 
 
-def write_all_plots(folder, log_history, model, confusion_matrix, label_names):
+def write_all_plots(folder, log_history, model, confusion_matrix, label_names, kept_epoch=None):
     """Write every plot of a single-label classifier into `folder/plots/`; return {name: path relative to
-    `folder`} for the card (of those written: see `written`)."""
+    `folder`} for the card (of those written: see `written`). The curves mark `kept_epoch`."""
     plots = Path(folder) / "plots"
     steps = {
-        "loss": lambda: plot_loss_curves(log_history, plots / "loss.png"),
-        "validation_metrics": lambda: plot_validation_metrics(log_history, plots / "validation_metrics.png"),
+        "loss": lambda: plot_loss_curves(log_history, plots / "loss.png", kept_epoch),
+        "validation_metrics": lambda: plot_validation_metrics(
+            log_history, plots / "validation_metrics.png", kept_epoch
+        ),
         **position_plots(plots, model),
         "confusion_matrix": lambda: plot_confusion_matrix(
             confusion_matrix, label_names, plots / "confusion_matrix.png"
@@ -215,14 +225,14 @@ def write_all_plots(folder, log_history, model, confusion_matrix, label_names):
     return written(folder, steps)
 
 
-def write_multi_label_plots(folder, log_history, model, test_report):
+def write_multi_label_plots(folder, log_history, model, test_report, kept_epoch=None):
     """`write_all_plots` for a multi-label classifier: validation micro- and macro-F1, and per-label test
     F1 (`test_report`: `posenc_hf.metrics.multi_label_report`'s) instead of a confusion matrix."""
     plots = Path(folder) / "plots"
     per_class, threshold = test_report["per_class"], test_report["threshold"]
     steps = {
-        "loss": lambda: plot_loss_curves(log_history, plots / "loss.png"),
-        "validation_f1": lambda: plot_validation_f1(log_history, plots / "validation_f1.png"),
+        "loss": lambda: plot_loss_curves(log_history, plots / "loss.png", kept_epoch),
+        "validation_f1": lambda: plot_validation_f1(log_history, plots / "validation_f1.png", kept_epoch),
         **position_plots(plots, model),
         "per_class_f1": lambda: plot_per_class_f1(per_class, threshold, plots / "per_class_f1.png"),
     }

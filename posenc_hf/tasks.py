@@ -126,7 +126,8 @@ class Classification:
     def write_plots(self, folder, trainer, report, data_info):
         """Loss, validation scores, the confusion matrix and the position table; {name: file}."""
         matrix, names = report["test"]["confusion_matrix"], data_info["label_names"]
-        return write_all_plots(folder, trainer.state.log_history, trainer.model, matrix, names)
+        log_history, kept = trainer.state.log_history, kept_epoch(trainer, report)
+        return write_all_plots(folder, log_history, trainer.model, matrix, names, kept)
 
     def summary_lines(self, metrics, folder):
         return [
@@ -187,7 +188,8 @@ class MultiLabelClassification(Classification):
 
     def write_plots(self, folder, trainer, report, data_info):
         """As `Classification`'s, with F1 per label instead of a confusion matrix."""
-        return write_multi_label_plots(folder, trainer.state.log_history, trainer.model, report["test"])
+        log_history, kept = trainer.state.log_history, kept_epoch(trainer, report)
+        return write_multi_label_plots(folder, log_history, trainer.model, report["test"], kept)
 
     def summary_lines(self, metrics, folder):
         return [
@@ -287,6 +289,11 @@ def multi_label_wanted(problem_type):
             f"problem_type {problem_type!r} is not one train/run.py trains: use {trained}, or leave it unset"
         )
     return MULTI_LABEL_DATA[problem_type]
+
+
+def kept_epoch(trainer, report):
+    """The epoch whose weights the folder holds, when `load_best_model_at_end` kept the best validation one."""
+    return report["validation"].get("epoch") if trainer.args.load_best_model_at_end else None
 
 
 def early_stopping(run_args):

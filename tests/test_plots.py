@@ -8,12 +8,13 @@ import tiny
 
 from posenc_hf.plots import (
     MAX_POSITIONS,
+    curves_figure,
     evenly_spaced,
     plot_position_similarity,
     plot_position_table,
+    plot_validation_metrics,
     position_similarity,
     position_table,
-    plot_validation_metrics,
     series,
     write_all_plots,
     write_multi_label_plots,
@@ -72,6 +73,16 @@ def test_no_position_plots_without_a_position_table(tmp_path):
 def test_validation_plot_survives_a_history_without_evaluation(tmp_path):
     history = [entry for entry in fake_log_history() if "eval_loss" not in entry]
     assert_png(plot_validation_metrics(history, tmp_path / "validation_metrics.png"))
+
+
+def test_the_curves_mark_the_kept_epoch():
+    keys = [("loss", "train"), ("eval_loss", "validation")]
+    marked = curves_figure(fake_log_history(), keys, "Loss", "loss", kept_epoch=2.0).axes[0]
+    kept = [line for line in marked.lines if line.get_label() == "kept: epoch 2"]
+    assert len(kept) == 1 and set(kept[0].get_xdata()) == {2.0}
+    assert "kept: epoch 2" in [text.get_text() for text in marked.get_legend().get_texts()]
+    unmarked = curves_figure(fake_log_history(), keys, "Loss", "loss").axes[0]
+    assert [line.get_label() for line in unmarked.lines] == ["train", "validation"]
 
 
 def test_series_reads_one_key_per_epoch_and_keeps_the_last_repeat():
