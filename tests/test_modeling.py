@@ -486,8 +486,10 @@ def test_a_head_of_other_labels_suggests_a_new_head_and_other_mismatches_a_damag
     tiny_model(num_labels=4, id2label={i: name for i, name in enumerate("abcd")}).save_pretrained(tmp_path)
     with pytest.raises(ValueError) as head:
         AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=3)  # on purpose: another label count
-    assert str(head.value).splitlines()[-1].startswith(
-        "For a new head (another num_labels), pass ignore_mismatched_sizes=True: the encoder loads"
+    assert (
+        str(head.value)
+        .splitlines()[-1]
+        .startswith("For a new head (another num_labels), pass ignore_mismatched_sizes=True: the encoder loads")
     )
     assert "Save or download the folder again" not in str(head.value)
     for model_class in (AutoModelForSequenceClassification, AutoModel):  # the encoder differs; a base model has no head

@@ -431,7 +431,9 @@ def test_an_oversized_max_length_is_clipped_before_training_said_in_the_log_and_
     used, longest = clipped["clipped_to"], clipped["longest_training_text"]
     assert clipped["asked"] == 100_000 and used == max(longest, training.LENGTH_KEPT) < 100_000
     line = f"max_length 100000 clipped to {used}: the longest tokenized training text has {longest} tokens"
-    assert [entry for entry in log if "clipped" in entry] == [f"{line} (a max_length up to {training.LENGTH_KEPT} is used as given)"]
+    assert [entry for entry in log if "clipped" in entry] == [
+        f"{line} (a max_length up to {training.LENGTH_KEPT} is used as given)"
+    ]
     assert json.loads((result.folder / "config.json").read_text())["max_position_embeddings"] == used
     assert json.loads((result.folder / "tokenizer_config.json").read_text())["model_max_length"] == used
     card = (result.folder / "README.md").read_text()
