@@ -32,10 +32,16 @@ def epochs_text(training_args, metrics):
         text = f"{ran:g} of at most {text} (early stopping: {patience} evaluations without improvement)"
     elif patience:
         text += f" (early stopping allowed, patience {patience})"
-    kept = metrics.get("validation", {}).get("epoch")
-    if args.load_best_model_at_end and kept is not None:
+    kept = kept_epoch(args, metrics)
+    if kept is not None:
         text += f"; the weights are epoch {kept:g}'s, the best on validation `{args.metric_for_best_model}`"
     return text
+
+
+def kept_epoch(training_args, metrics):
+    """The epoch whose weights the folder holds, when `load_best_model_at_end` kept the best validation
+    one (`metrics`: the run's report, whose `validation` is that evaluation's), else None."""
+    return metrics.get("validation", {}).get("epoch") if training_args.load_best_model_at_end else None
 
 
 def training_fields(training_args, metrics):

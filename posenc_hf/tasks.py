@@ -21,6 +21,7 @@ from datasets import Dataset, DatasetDict, List, Value
 from transformers import DataCollatorForLanguageModeling, DataCollatorWithPadding, EarlyStoppingCallback
 
 from .card import best_validation_metrics, write_masked_lm_card, write_model_card
+from .card_training import kept_epoch
 from .configuration_posenc import MULTI_LABEL
 from .corpora.unlabelled import pretraining_texts
 from .data import source_name
@@ -126,7 +127,7 @@ class Classification:
     def write_plots(self, folder, trainer, report, data_info):
         """Loss, validation scores, the confusion matrix and the position table; {name: file}."""
         matrix, names = report["test"]["confusion_matrix"], data_info["label_names"]
-        log_history, kept = trainer.state.log_history, kept_epoch(trainer, report)
+        log_history, kept = trainer.state.log_history, kept_epoch(trainer.args, report)
         return write_all_plots(folder, log_history, trainer.model, matrix, names, kept)
 
     def summary_lines(self, metrics, folder):
@@ -188,7 +189,7 @@ class MultiLabelClassification(Classification):
 
     def write_plots(self, folder, trainer, report, data_info):
         """As `Classification`'s, with F1 per label instead of a confusion matrix."""
-        log_history, kept = trainer.state.log_history, kept_epoch(trainer, report)
+        log_history, kept = trainer.state.log_history, kept_epoch(trainer.args, report)
         return write_multi_label_plots(folder, log_history, trainer.model, report["test"], kept)
 
     def summary_lines(self, metrics, folder):
@@ -289,11 +290,6 @@ def multi_label_wanted(problem_type):
             f"problem_type {problem_type!r} is not one train/run.py trains: use {trained}, or leave it unset"
         )
     return MULTI_LABEL_DATA[problem_type]
-
-
-def kept_epoch(trainer, report):
-    """The epoch whose weights the folder holds, when `load_best_model_at_end` kept the best validation one."""
-    return report["validation"].get("epoch") if trainer.args.load_best_model_at_end else None
 
 
 def early_stopping(run_args):
