@@ -39,7 +39,6 @@ threshold, and the card says how to get a score per label and which threshold to
 """
 
 import json
-import os
 import string
 from datetime import date
 from pathlib import Path
@@ -49,7 +48,7 @@ import yaml
 from . import __version__
 from .card_data import data_fields, markdown_table, max_length_note
 from .card_training import training_fields
-from .checkpoints import fsync_path
+from .checkpoints import atomic_file
 from .configuration_posenc import MULTI_LABEL
 from .positions_posenc import POSITION_EMBEDDINGS
 
@@ -309,10 +308,8 @@ def write_card_file(folder, text):
     """`folder/README.md`, replaced whole (written beside it, flushed, renamed over it): a card written
     again to show its plots is never cut short."""
     path = Path(folder) / "README.md"
-    partial = path.with_name(".README.md.tmp")
-    partial.write_text(text, encoding="utf-8")
-    fsync_path(partial)
-    os.replace(partial, path)
+    with atomic_file(path) as partial:
+        partial.write_text(text, encoding="utf-8")
     return path
 
 

@@ -108,6 +108,22 @@ def atomic_folder(folder):
     shutil.rmtree(backup, ignore_errors=True)
 
 
+@contextmanager
+def atomic_file(path):
+    """Yield a temporary sibling of the file `path` to write; on success it is flushed to disk and renamed
+    over `path`, so `path` is the previous file or the whole new one, never one cut short (an error in the
+    block removes the sibling). `atomic_folder` does the same for a folder."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.tmp")
+    try:
+        yield partial
+        fsync_path(partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, path)
+
+
 def fsync_path(path):
     """Flush a file's data, or a folder's entries, to disk (for folders, where the system allows it)."""
     try:

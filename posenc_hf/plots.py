@@ -10,13 +10,14 @@ Every plot is bounded in memory whatever the run's size: a position table is dra
 """
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+
+from .checkpoints import atomic_file
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +32,8 @@ def save(figure, path):
     all (written beside it, then renamed): a run killed while plotting leaves no cut-short image."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.tmp")
-    figure.savefig(partial, dpi=DPI, format="png")
-    os.replace(partial, path)
+    with atomic_file(path) as partial:
+        figure.savefig(partial, dpi=DPI, format="png")
     return path
 
 
