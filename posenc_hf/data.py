@@ -111,7 +111,7 @@ def load_corpus(
         source, text_column, label_column, seed, data_dir, mmlu_with_options, mmlu_heldout, hub
     )
     multi_label = detect_multi_label(pieces, multi_label)
-    columns = ("text", "label") if source_kind(source) == "corpus" else (text_column, label_column)
+    columns = cell_columns(source, text_column, label_column)
     dropped = count_empty_cells(pieces, multi_label, columns, drop_rows_with_empty_cells)
     keep_rows = rows_without_empty_cells(multi_label) if dropped else None
     names = resolve_label_names(label_names or default_names, pieces, multi_label, keep_rows)
@@ -180,6 +180,12 @@ def source_kind(source: str | os.PathLike) -> str:
     if path.is_dir():
         return "folder"
     return "file" if path.is_file() or path.suffix.lower() in FILE_BUILDERS else "hub"
+
+
+def cell_columns(source: str | os.PathLike, text_column: str, label_column: str) -> tuple[str, str]:
+    """The names the user knows the text and label columns by, for errors: a named corpus's own
+    (`text`, `label`), else the `text_column` and `label_column` options."""
+    return ("text", "label") if source_kind(source) == "corpus" else (text_column, label_column)
 
 
 def source_name(source: str | os.PathLike) -> str:

@@ -36,7 +36,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, IterableDataset
 from .configuration_posenc import MULTI_LABEL
 from .corpora import CORPORA_DIR, LABEL_NAMES, Pieces
 from .corpora.files import HubOptions, check_hub_options, read_file, read_folder, read_hub
-from .data import source_kind
+from .data import cell_columns, source_kind
 from .empty_cells import stream_row_filter
 from .labels import batch_encoder, holds_lists, label_counts, resolve_label_names
 from .tokenization import text_encoder
@@ -157,7 +157,7 @@ def _encode_parts(parts: list[tuple[str, IterableDataset]], features: Features, 
 
 def _encode(rows: IterableDataset, where: str, features: Features, data_args) -> IterableDataset:
     """`posenc_hf.data`'s checks and label encoding, applied lazily; the row numbers count from the stream's start."""
-    columns = ("text", "label") if data_args.corpus in LABEL_NAMES else (data_args.text_column, data_args.label_column)
+    columns = cell_columns(data_args.corpus, data_args.text_column, data_args.label_column)
     keep_rows = stream_row_filter(where, columns, data_args.drop_rows_with_empty_cells)
     encode = batch_encoder(rows.features or UNDECLARED, features["label"].names, where, keep_rows=keep_rows)
     return rows.map(encode, batched=True, with_indices=True, remove_columns=["text", "label"], features=features)
