@@ -144,7 +144,9 @@ def position_fields(model, metrics):
     return {
         "position_embedding_type": config.position_embedding_type,
         "max_position_embeddings": positions,
-        "position_explanation": explanation.format(positions=positions, hidden=hidden, count=positions * hidden),
+        "position_explanation": explanation.format(
+            config=config, positions=positions, hidden=hidden, count=positions * hidden
+        ),
         "max_length_note": max_length_note(metrics.get("max_length_clipped")),
     }
 

@@ -1,7 +1,7 @@
 """PosEnc model configuration.
 
-This file travels to the Hub as remote code: it imports nothing but `transformers` and its sibling
-`positions_posenc.py` (the position encodings, whose registry names the choices).
+This file travels to the Hub as remote code: it imports nothing but `transformers` and its siblings
+(`positions_posenc.py` holds the position encodings, whose registry names the choices).
 """
 
 from transformers import PreTrainedConfig
@@ -10,7 +10,8 @@ from transformers.configuration_utils import strict  # huggingface_hub's, as Ber
 
 from .positions_posenc import POSITION_EMBEDDINGS
 
-POSITION_EMBEDDING_TYPES = tuple(POSITION_EMBEDDINGS)  # the registry's keys: "learned", "sinusoidal", "none"
+POSITION_EMBEDDING_TYPES = tuple(POSITION_EMBEDDINGS)  # the registry's keys: "learned", "sinusoidal", "none", ...
+EVAL_POSITIONS = ("ordered", "sampled")  # how a model trained with randomized positions reads a text at evaluation
 POOLING_TYPES = ("mean", "cls")
 LAYER_NORM_POSITIONS = ("post", "pre")
 MULTI_LABEL = "multi_label_classification"  # the problem_type of a multi-label classifier: a sigmoid per label
@@ -23,6 +24,9 @@ _POSITIVE_INTS = (
     "num_hidden_layers",
     "intermediate_size",
     "max_position_embeddings",
+    "relative_attention_num_buckets",
+    "relative_attention_max_distance",
+    "fire_mlp_width",
 )
 _PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout")
 _POSITIVE_NUMBERS = ("layer_norm_eps", "initializer_range")
@@ -30,6 +34,7 @@ _CHOICES = {
     "position_embedding_type": POSITION_EMBEDDING_TYPES,
     "pooling": POOLING_TYPES,
     "layer_norm_position": LAYER_NORM_POSITIONS,
+    "randomized_eval_positions": EVAL_POSITIONS,
 }
 
 
@@ -40,9 +45,19 @@ class PosEncConfig(PreTrainedConfig):
 
     Field names follow `BertConfig`, so a BERT user needs no new habit. The fields that are new:
 
-    - `position_embedding_type`: `"learned"` (an absolute table trained with the model, the default),
-      `"sinusoidal"` (the fixed table of Vaswani et al., not a parameter) or `"none"` (no position
-      information at all: the encoder is then blind to word order; for ablations).
+    - `position_embedding_type`: how the encoder knows where each token is.
+      - Added to the token embeddings, capped at `max_position_embeddings`: `"learned"` (an absolute
+        table trained with the model, the default) or `"sinusoidal"` (the fixed table of Vaswani et al.).
+      - Inside attention, at any length: `"rotary"` (RoPE on queries and keys; `rope_parameters`, as in
+        transformers, e.g. `rope_theta=10000.0`), `"alibi"` (fixed symmetric linear biases), `"t5"` (T5's
+        learned bucketed bias; `relative_attention_num_buckets`, `relative_attention_max_distance`),
+        `"fire"` (a learned MLP of the log-scaled distance; `fire_mlp_width`), `"kerple"` (a learned
+        logarithmic kernel).
+      - `"none"`: no position information: the encoder is then blind to word order (for ablations).
+    - `randomize_positions`: in training, read each text of n tokens at n sorted positions drawn from
+      [0, max_position_embeddings) (Ruoss et al. 2023). `randomized_eval_positions` says how such a model
+      reads a text at evaluation: at `"ordered"` positions 0..n-1, or at `"sampled"` ones drawn the same way
+      from a generator seeded by the text (so one text always gets one prediction).
     - `layer_norm_position`: `"post"` (BERT: norm after each residual sum) or `"pre"` (GPT-2: norm
       before each sub-layer, plus a final norm).
     - `pooling`: `"mean"` (average over non-padding tokens) or `"cls"` (the first token).
@@ -82,6 +97,12 @@ class PosEncConfig(PreTrainedConfig):
     initializer_range: float | int = 0.02
     pad_token_id: int | None = 0
     tie_word_embeddings: bool = True  # the masked-LM decoder shares the token embedding (BERT)
+    rope_parameters: dict | None = None  # rotary; transformers' own field, {"rope_type": "default", "rope_theta": 1e4}
+    relative_attention_num_buckets: int = 32  # t5 (T5's names and defaults)
+    relative_attention_max_distance: int = 128  # t5
+    fire_mlp_width: int = 32  # fire (the paper's width)
+    randomize_positions: bool = False
+    randomized_eval_positions: str = "ordered"
 
     def __post_init__(self, **kwargs):
         source_model_type = kwargs.get("model_type")
@@ -118,6 +139,11 @@ class PosEncConfig(PreTrainedConfig):
             raise ValueError(
                 f"hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})"
+            )
+        if self.relative_attention_max_distance <= self.relative_attention_num_buckets // 4:
+            raise ValueError(
+                f"relative_attention_max_distance ({self.relative_attention_max_distance}) must exceed a quarter of "
+                f"relative_attention_num_buckets ({self.relative_attention_num_buckets}), where T5's exact buckets end"
             )
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
             raise ValueError(f"pad_token_id must lie in [0, vocab_size={self.vocab_size}), got {self.pad_token_id!r}")

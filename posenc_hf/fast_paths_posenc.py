@@ -74,6 +74,13 @@ class Packing:
         """(batch, length, ...) -> (1, kept tokens, ...)."""
         return hidden_states.flatten(0, 1).index_select(0, self.index).unsqueeze(0)
 
+    def pack_rotary(self, kwargs):
+        """Rotary's (cos, sin) in `kwargs`, (batch or 1, length, head_dim), packed like the tokens."""
+        if kwargs.get("position_embeddings") is not None:
+            kwargs["position_embeddings"] = tuple(
+                self.pack(part.expand(*self.shape, -1)) for part in kwargs["position_embeddings"]
+            )
+
     def unpack(self, packed):
         """(1, kept tokens, ...) -> (batch, length, ...), zeros at the padding."""
         packed = packed.squeeze(0)
@@ -119,6 +126,8 @@ def cpu_dropout_attention_forward(module, query, key, value, attention_mask, sca
     flash kernel for its math path and `bernoulli_`): the mask of `random_drop_mask`, and both scalings
     applied to the small tensors (query, output) rather than to the batch × heads × length² weights."""
     weights = torch.matmul(query * scaling, key.transpose(2, 3))
+    if kwargs.get("position_bias") is not None:
+        weights = weights + kwargs["position_bias"]
     if attention_mask is not None:
         if attention_mask.dtype == torch.bool:
             attention_mask = torch.zeros_like(attention_mask, dtype=weights.dtype).masked_fill(
@@ -139,6 +148,8 @@ def float32_attention(attention):
     def forward(module, query, key, value, attention_mask, **kwargs):
         if attention_mask is not None and attention_mask.is_floating_point():
             attention_mask = attention_mask.float()
+        if kwargs.get("position_bias") is not None:
+            kwargs["position_bias"] = kwargs["position_bias"].float()
         with torch.autocast("cpu", enabled=False):
             output, weights = attention(module, query.float(), key.float(), value.float(), attention_mask, **kwargs)
         return output.to(query.dtype), weights

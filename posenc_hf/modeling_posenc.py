@@ -2,15 +2,17 @@
 
 Read top to bottom: embeddings, attention, layer, base model, heads. The model follows BERT in
 transformers v5 (attention functions, output capture, gradient checkpointing, loss functions). Its
-position encodings live in `positions_posenc.py`, its input checks in `checks_posenc.py`, its eager-mode
-CPU speed-ups in `fast_paths_posenc.py`: these files and `configuration_posenc.py` travel to the Hub
-together as remote code.
+position encodings live in `positions_posenc.py` (tables added to the token embeddings) and
+`attention_positions_posenc.py` (rotary and attention biases), the positions it reads tokens at in
+`random_positions_posenc.py`, its input checks in `checks_posenc.py`, its eager-mode CPU speed-ups in
+`fast_paths_posenc.py`: these files and `configuration_posenc.py` travel to the Hub together as remote code.
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
+from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
@@ -22,17 +24,25 @@ from transformers.utils.generic import can_return_tuple, merge_with_config_defau
 from transformers.utils.import_utils import is_tracing
 from transformers.utils.output_capturing import capture_outputs
 
+from .attention_positions_posenc import (
+    AlibiPositionBias,
+    FirePositionBias,
+    KerplePositionBias,
+    alibi_slopes,
+    apply_rotary_pos_emb,
+)
 from .checks_posenc import check_inputs, check_sequence_length, checked_from_pretrained
 from .configuration_posenc import PosEncConfig
 from .fast_paths_posenc import FastDropout, fast_attention, packing_for
 from .positions_posenc import POSITION_EMBEDDINGS, SinusoidalPositionEmbedding, resize_position_table, sinusoidal_table
+from .random_positions_posenc import position_ids_for
 
 # ----------------------------------------------------------------------------------------------
 # Embeddings, attention, feed-forward and one encoder layer.
 
 
 class PosEncEmbeddings(nn.Module):
-    """Token embedding + position encoding, then layer norm and dropout."""
+    """Token embedding + an absolute position table (when the scheme has one), then layer norm and dropout."""
 
     def __init__(self, config):
         super().__init__()
@@ -41,24 +51,32 @@ class PosEncEmbeddings(nn.Module):
         self.position_embeddings = POSITION_EMBEDDINGS[config.position_embedding_type](config)
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = FastDropout(config.hidden_dropout_prob)
-        self.register_buffer(
-            "position_ids", torch.arange(config.max_position_embeddings).unsqueeze(0), persistent=False
-        )
 
     def forward(self, input_ids=None, inputs_embeds=None, position_ids=None):
         embeddings = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
-        check_sequence_length(embeddings.shape[1], self.position_ids.shape[1])
-        if position_ids is None:
-            position_ids = self.position_ids[:, : embeddings.shape[1]]
-        elif not is_tracing(position_ids):
-            check_sequence_length(int(position_ids.max()) + 1, self.position_ids.shape[1])
         embeddings = self.position_embeddings(embeddings, position_ids)
         return self.dropout(self.LayerNorm(embeddings))
 
+    def position_ids_for(self, input_ids, inputs_embeds, attention_mask, position_ids=None):
+        """The positions to read the tokens at (`random_positions_posenc.position_ids_for`), or the given
+        ones; a scheme with a table refuses positions past its end, naming both lengths."""
+        tokens = input_ids if input_ids is not None else inputs_embeds
+        table = self.position_embeddings.has_table
+        if table:
+            check_sequence_length(tokens.shape[1], self.config.max_position_embeddings)
+        if position_ids is None:
+            return position_ids_for(self.config, tokens, input_ids, attention_mask, self.training)
+        if table and not is_tracing(position_ids):
+            check_sequence_length(int(position_ids.max()) + 1, self.config.max_position_embeddings)
+        return position_ids
+
 
 def eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
-    """Plain softmax attention; returns (output of shape batch × length × heads × head_dim, weights)."""
+    """Plain softmax attention, plus the scheme's `position_bias` when it has one (as SDPA adds it);
+    returns (output of shape batch × length × heads × head_dim, weights)."""
     weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if kwargs.get("position_bias") is not None:
+        weights = weights + kwargs["position_bias"]
     if attention_mask is not None and attention_mask.dtype == torch.bool:  # SDPA's mask: weights asked for per call
         weights = weights.masked_fill(~attention_mask, torch.finfo(weights.dtype).min)
     elif attention_mask is not None:
@@ -81,10 +99,15 @@ class PosEncSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.output = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden_states, attention_mask=None, **kwargs):
+    def forward(self, hidden_states, attention_mask=None, position_embeddings=None, **kwargs):
         input_shape = hidden_states.shape[:-1]
         qkv = self.qkv(hidden_states).view(*input_shape, 3, -1, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4)  # each batch × heads × length × head_dim
+        if position_embeddings is not None:  # rotary: (cos, sin) for these tokens
+            cos, sin = (part.to(query.dtype) for part in position_embeddings)
+            query, key = apply_rotary_pos_emb(query, key, cos, sin)
+        if kwargs.get("position_bias") is not None:
+            kwargs["position_bias"] = kwargs["position_bias"].to(query.dtype)
 
         # The attention weights need eager attention; every other call takes the configured one (SDPA by default).
         implementation = "eager" if kwargs.get("output_attentions") else self.config._attn_implementation
@@ -178,19 +201,27 @@ class PosEncPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         """BERT's init, plus the buffers: models are built on the meta device, so buffers are too."""
         super()._init_weights(module)
-        if isinstance(module, PosEncEmbeddings):
-            module.position_ids.copy_(torch.arange(module.position_ids.shape[1]).unsqueeze(0))
-        elif isinstance(module, SinusoidalPositionEmbedding):
+        if isinstance(module, SinusoidalPositionEmbedding):
             num_positions, dim = module.weight.shape
             module.weight.copy_(sinusoidal_table(num_positions, dim) * module.scale)
+        elif isinstance(module, AlibiPositionBias):
+            module.slopes.copy_(alibi_slopes(module.slopes.shape[0]))
+        elif isinstance(module, FirePositionBias):
+            init.constant_(module.c, 0.1)
+            init.constant_(module.threshold_scale, 1.0)
+        elif isinstance(module, KerplePositionBias):  # the paper's code: r1 ~ U(0, 2), r2 ~ U(0, 1)
+            init.uniform_(module.bias_scale, 0.0, 2.0)
+            init.uniform_(module.distance_scale, 0.0, 1.0)
 
     def get_position_embeddings(self):
-        """The position encoding module: `.weight` is the (positions × hidden) table, `None` for "none"."""
+        """The position encoding module: `.weight` is the (positions × hidden) table, `None` for a scheme
+        without one ("none", and those acting in attention: rotary, alibi, t5, fire, kerple)."""
         return self.base_model.embeddings.position_embeddings
 
     def resize_position_embeddings(self, new_num_position_embeddings, interpolate=False):
         """Grow or shrink the position table. A learned table keeps its first rows (new rows are freshly
-        initialised), or with `interpolate=True` is linearly resampled to the new length."""
+        initialised), or with `interpolate=True` is linearly resampled to the new length. A scheme without
+        a table keeps what it learned and only records the new `max_position_embeddings`."""
         resize_position_table(self, new_num_position_embeddings, interpolate)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
@@ -235,11 +266,17 @@ class PosEncModel(PosEncPreTrainedModel):
     ):
         check_inputs(input_ids, inputs_embeds, attention_mask, self.config.vocab_size)
         kwargs.pop("num_items_in_batch", None)
+        position_ids = self.embeddings.position_ids_for(input_ids, inputs_embeds, attention_mask, position_ids)
         hidden_states = self.embeddings(input_ids, inputs_embeds, position_ids)
+        positions = self.embeddings.position_embeddings.attention_inputs(position_ids, attention_mask)
+        if "position_bias" in positions:  # one bias for every row and layer (a view when shared by the rows)
+            positions["position_bias"] = positions["position_bias"].expand(hidden_states.shape[0], -1, -1, -1)
+        kwargs.update(positions)
 
         packing = packing_for(self.config, attention_mask, hidden_states, kwargs)  # eager mode: skip the padding
         if packing is not None:  # attention then re-pads with the batch's own key mask
             hidden_states, kwargs["packing"], mask = packing.pack(hidden_states), packing, None
+            packing.pack_rotary(kwargs)
         else:
             mask = create_bidirectional_mask(self.config, hidden_states, attention_mask)
         for layer in self.layers:

@@ -1,17 +1,23 @@
 """Position encodings: small interchangeable modules, picked by `config.position_embedding_type`.
 
-Each one maps (token embeddings, position ids) to token embeddings that know their position, and can
-be resized to a new number of positions. Each also states its own facts, so that no other file restates
-them (the model card and the checkpoint check read them through `POSITION_EMBEDDINGS`):
+Each one has two ways in, called once per forward: `forward(embeddings, position_ids)` returns the token
+embeddings with what it adds to them (the absolute tables in this file), and `attention_inputs(position_ids,
+attention_mask)` returns the keyword arguments it hands every attention layer (rotary and the attention
+biases, in `attention_positions_posenc.py`). Each can be resized to a new number of positions, and states
+its own facts, so that no other file restates them (the model card and the checkpoint check read them
+through `POSITION_EMBEDDINGS`):
 
 - `tag`: its Hub tag, in the model card's metadata;
-- `card_explanation`: the model card's paragraph on it, formatted with `positions`, `hidden` and `count`
-  (positions × hidden);
+- `card_explanation`: the model card's paragraph on it, formatted with `config`, `positions`, `hidden` and
+  `count` (positions × hidden);
+- `has_table`: whether it holds one vector per absolute position, so that it cannot read past
+  `max_position_embeddings` (the others run at any length);
 - `has_weights`: whether its table is a trained parameter, saved with the weights;
 - `config_fields`: the config fields that decide what a checkpoint cannot restore of it (a saved table's
   shape, all of an unsaved one), so a run resumes only from a checkpoint that agrees on them.
 
-This file travels to the Hub with the model code; it imports nothing but `torch`.
+This file travels to the Hub with the model code; it imports nothing but `torch`, `transformers` and its
+sibling.
 """
 
 import math
@@ -20,12 +26,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention_positions_posenc import (
+    AlibiPositionBias,
+    FirePositionBias,
+    KerplePositionBias,
+    PosEncRotaryEmbedding,
+    T5RelativePositionBias,
+)
 
-class LearnedPositionEmbedding(nn.Embedding):
+
+class AbsolutePositions:
+    """What the schemes of this file share: nothing for attention."""
+
+    def attention_inputs(self, position_ids, attention_mask):
+        return {}
+
+
+class LearnedPositionEmbedding(AbsolutePositions, nn.Embedding):
     """A trained table with one vector per absolute position (BERT, GPT-2)."""
 
     tag = "learned-positional-encoding"
     has_weights = True
+    has_table = True
     config_fields = ("max_position_embeddings", "hidden_size")
     card_explanation = (
         "A trainable table of {positions} × {hidden} vectors ({count:,} parameters, included in the count above), "
@@ -62,7 +84,7 @@ def sinusoidal_table(num_positions, dim):
     return table
 
 
-class SinusoidalPositionEmbedding(nn.Module):
+class SinusoidalPositionEmbedding(AbsolutePositions, nn.Module):
     """The fixed sinusoidal table: a buffer, not a parameter, so it is neither trained nor saved.
 
     It is scaled to the RMS of freshly initialised token embeddings (`initializer_range`), so that
@@ -71,6 +93,7 @@ class SinusoidalPositionEmbedding(nn.Module):
 
     tag = "sinusoidal-positional-encoding"
     has_weights = False
+    has_table = True
     config_fields = ("max_position_embeddings", "hidden_size", "initializer_range")
     card_explanation = (
         "The fixed sine/cosine table of Vaswani et al. (2017), {positions} × {hidden}, added to the token embeddings "
@@ -91,11 +114,12 @@ class SinusoidalPositionEmbedding(nn.Module):
         """Nothing to copy: the table is a function of its length."""
 
 
-class NoPositionEmbedding(nn.Module):
+class NoPositionEmbedding(AbsolutePositions, nn.Module):
     """No position information: the encoder sees a bag of tokens (an ablation)."""
 
     tag = "no-positional-encoding"
     has_weights = False
+    has_table = False
     config_fields = ()
     card_explanation = (
         "None: the encoder sees a bag of tokens, so word order cannot change its prediction. This model is the "
@@ -117,6 +141,11 @@ POSITION_EMBEDDINGS = {
     "learned": LearnedPositionEmbedding,
     "sinusoidal": SinusoidalPositionEmbedding,
     "none": NoPositionEmbedding,
+    "rotary": PosEncRotaryEmbedding,
+    "alibi": AlibiPositionBias,
+    "t5": T5RelativePositionBias,
+    "fire": FirePositionBias,
+    "kerple": KerplePositionBias,
 }
 
 
@@ -128,7 +157,6 @@ def resize_position_table(model, new_num_positions, interpolate=False):
     old = embeddings.position_embeddings
     model.config.max_position_embeddings = new_num_positions
     embeddings.position_embeddings = POSITION_EMBEDDINGS[model.config.position_embedding_type](model.config)
-    embeddings.position_embeddings.to(embeddings.position_ids.device)
+    embeddings.position_embeddings.to(embeddings.word_embeddings.weight.device)
     model._init_weights(embeddings.position_embeddings)
     embeddings.position_embeddings.copy_resized(old, interpolate)
-    embeddings.position_ids = torch.arange(new_num_positions, device=embeddings.position_ids.device).unsqueeze(0)

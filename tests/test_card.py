@@ -179,7 +179,10 @@ def test_the_card_states_what_the_position_encoding_says_of_itself(kind, test_re
     metadata, body = front_matter_and_body(card)
     positions, hidden = model.config.max_position_embeddings, model.config.hidden_size
     assert facts.tag in metadata["tags"]
-    assert facts.card_explanation.format(positions=positions, hidden=hidden, count=positions * hidden) in body
+    explanation = facts.card_explanation.format(
+        config=model.config, positions=positions, hidden=hidden, count=positions * hidden
+    )
+    assert explanation in body
 
 
 @pytest.mark.parametrize("name, expected", [("mmlu", "Measuring Massive Multitask"), ("goemotions", "GoEmotions")])

@@ -45,7 +45,7 @@ def test_round_trip_through_save_and_auto_config(tmp_path):
         ("max_position_embeddings", -5),
         ("hidden_size", 64.0),
         ("num_hidden_layers", "2"),
-        ("position_embedding_type", "rotary"),
+        ("position_embedding_type", "xpos"),
         ("pooling", "max"),
         ("layer_norm_position", "middle"),
         ("hidden_dropout_prob", 1.0),

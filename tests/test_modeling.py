@@ -100,11 +100,21 @@ def test_return_dict_false_gives_a_tuple():
 
 def test_positions_change_the_output_only_when_the_model_has_them():
     input_ids = torch.tensor([[5, 6, 7, 8]])
-    reversed_ids = input_ids.flip(1)
+    swapped_ids = torch.tensor([[6, 5, 7, 8]])  # not a reversal: the symmetric biases cannot see one (below)
     for position in POSITION_EMBEDDING_TYPES:
-        model = tiny_model(position_embedding_type=position, hidden_dropout_prob=0.0)
-        same = torch.allclose(model(input_ids).logits, model(reversed_ids).logits, atol=1e-6)
+        model = tiny_model(position_embedding_type=position, hidden_dropout_prob=0.0, initializer_range=0.5)
+        same = torch.allclose(model(input_ids).logits, model(swapped_ids).logits, atol=1e-6)
         assert same == (position == "none"), position
+
+
+@pytest.mark.parametrize("position", POSITION_EMBEDDING_TYPES)
+def test_only_the_symmetric_schemes_read_a_text_and_its_reverse_alike(position):
+    """ALiBi and KERPLE depend on |i - j| only, so with mean pooling a text and its reverse get one
+    prediction (their card paragraphs say so); every other scheme with positions tells them apart."""
+    input_ids = torch.tensor([[5, 6, 7, 8, 9]])
+    model = tiny_model(position_embedding_type=position, hidden_dropout_prob=0.0, initializer_range=0.5)
+    same = torch.allclose(model(input_ids).logits, model(input_ids.flip(1)).logits, atol=1e-6)
+    assert same == (position in ("none", "alibi", "kerple"))
 
 
 # --- bad inputs (docs/reliability.md, §1 model): rejected before the first layer runs ----------
@@ -166,8 +176,7 @@ def test_resize_then_longer_input_runs_and_save_load_keeps_size(position, tmp_pa
     model = tiny_model(position_embedding_type=position)
     model.resize_position_embeddings(24)
     assert model.config.max_position_embeddings == 24
-    assert model.posenc.embeddings.position_ids.shape == (1, 24)
-    if position != "none":
+    if model.get_position_embeddings().has_table:
         assert model.get_position_embeddings().weight.shape == (24, 16)
     long_input = batch(2, 20)
     logits = model(long_input).logits
@@ -234,14 +243,16 @@ def test_none_has_no_table():
     assert not any("position_embeddings" in name for name, _ in model.named_parameters())
 
 
-def test_buffers_are_initialised_when_loading(tmp_path):
+@pytest.mark.parametrize("position", ["sinusoidal", "rotary", "alibi"])
+def test_buffers_are_initialised_when_loading(position, tmp_path):
     """Models load on the meta device: non-persistent buffers must be rebuilt by _init_weights."""
-    model = tiny_model(position_embedding_type="sinusoidal")
+    model = tiny_model(position_embedding_type=position)
     model.save_pretrained(tmp_path)
     loaded = PosEncForSequenceClassification.from_pretrained(tmp_path)
-    embeddings = loaded.posenc.embeddings
-    assert torch.equal(embeddings.position_ids, torch.arange(12).unsqueeze(0))
-    torch.testing.assert_close(embeddings.position_embeddings.weight, model.get_position_embeddings().weight)
+    buffers = dict(loaded.get_position_embeddings().named_buffers())
+    assert buffers
+    for name, expected in model.get_position_embeddings().named_buffers():
+        torch.testing.assert_close(buffers[name], expected)
 
 
 # --- losses ------------------------------------------------------------------------------------

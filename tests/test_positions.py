@@ -1,5 +1,5 @@
-"""Each position encoding's own facts (positions_posenc.py), which the card and the checkpoint check read,
-are true of the module it builds."""
+"""Each position encoding's own facts (positions_posenc.py, attention_positions_posenc.py), which the card
+and the checkpoint check read, are true of the module it builds."""
 
 import pytest
 import tiny
@@ -7,22 +7,41 @@ import torch
 
 from posenc_hf.positions_posenc import POSITION_EMBEDDINGS
 
-CHANGES = {"max_position_embeddings": 20, "hidden_size": 24, "initializer_range": 0.05}
+CHANGES = {
+    "max_position_embeddings": 20,
+    "hidden_size": 24,
+    "initializer_range": 0.05,
+    "num_attention_heads": 2,
+    "relative_attention_num_buckets": 16,
+    "relative_attention_max_distance": 64,
+    "fire_mlp_width": 8,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 500.0},
+}
 
 
 def unsaved_state(kind, **changes):
-    """What a checkpoint cannot bring back of the module: the shape of a saved table, all of an unsaved one."""
-    cls = POSITION_EMBEDDINGS[kind]
-    weight = cls(tiny.tiny_config(position_embedding_type=kind, **changes)).weight
-    if weight is None:
-        return None
-    return tuple(weight.shape) if cls.has_weights else weight.detach()
+    """What a checkpoint cannot bring back of the module: the shapes of its parameters, the values of its
+    buffers and the numbers and names it holds as attributes (a threshold, a scale, a rope type)."""
+    module = POSITION_EMBEDDINGS[kind](tiny.tiny_config(position_embedding_type=kind, **changes))
+    shapes = {name: tuple(parameter.shape) for name, parameter in module.named_parameters()}
+    buffers = dict(module.named_buffers())
+    attributes = {
+        (prefix, key): value
+        for prefix, part in module.named_modules()
+        for key, value in vars(part).items()
+        if isinstance(value, (int, float, str)) and not key.startswith("_")
+    }
+    return shapes, buffers, attributes
 
 
 def same(a, b):
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.shape == b.shape and torch.equal(a, b)
-    return a == b
+    shapes_a, buffers_a, attributes_a = a
+    shapes_b, buffers_b, attributes_b = b
+    same_buffers = buffers_a.keys() == buffers_b.keys() and all(
+        buffers_a[name].shape == buffers_b[name].shape and torch.equal(buffers_a[name], buffers_b[name])
+        for name in buffers_a
+    )
+    return shapes_a == shapes_b and same_buffers and attributes_a == attributes_b
 
 
 @pytest.mark.parametrize("kind", list(POSITION_EMBEDDINGS))
@@ -36,3 +55,14 @@ def test_has_weights_says_whether_the_table_is_a_saved_parameter(kind):
 def test_config_fields_are_the_fields_that_change_what_a_checkpoint_cannot_restore(kind, field, value):
     changed = not same(unsaved_state(kind), unsaved_state(kind, **{field: value}))
     assert changed == (field in POSITION_EMBEDDINGS[kind].config_fields)
+
+
+@pytest.mark.parametrize("kind", list(POSITION_EMBEDDINGS))
+def test_has_table_says_whether_longer_input_is_refused(kind):
+    model = tiny.tiny_model(position_embedding_type=kind)
+    longer = tiny.batch(1, model.config.max_position_embeddings + 3)
+    if POSITION_EMBEDDINGS[kind].has_table:
+        with pytest.raises(ValueError, match="longer than max_position_embeddings"):
+            model(longer)
+    else:
+        assert torch.isfinite(model(longer).logits).all()

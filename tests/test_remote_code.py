@@ -24,6 +24,8 @@ REMOTE_CODE_FILES = [
     "configuration_posenc.py",
     "modeling_posenc.py",
     "positions_posenc.py",
+    "attention_positions_posenc.py",
+    "random_positions_posenc.py",
     "checks_posenc.py",
     "fast_paths_posenc.py",
 ]
