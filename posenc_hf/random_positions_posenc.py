@@ -41,14 +41,15 @@ def seeded_keys(seeds, num_positions):
 
 def sorted_sample(keys, length, attention_mask):
     """(batch, length) positions: row b's first n_b tokens get, in increasing order, the n_b positions
-    whose keys are smallest (a sample without replacement); its padding gets the largest position."""
+    whose keys are smallest (a sample without replacement); its padding gets the last position. Counted
+    rather than sliced, so that the length stays symbolic under `torch.export`."""
     num_positions = keys.shape[1]
-    candidates = keys.argsort(dim=-1)[:, :length]
-    if attention_mask is not None:
-        tokens = torch.arange(length, device=keys.device)[None, :]
-        kept = tokens < attention_mask.long().sum(-1, keepdim=True)
-        candidates = torch.where(kept, candidates, num_positions - 1 + tokens * 0)
-    return candidates.sort(dim=-1).values
+    rank = keys.argsort(dim=-1).argsort(dim=-1)  # each position's rank among its row's keys
+    kept = length if attention_mask is None else attention_mask.long().sum(-1, keepdim=True)
+    chosen_before = (rank < kept).long().cumsum(-1)  # (batch, positions): chosen positions up to each one
+    tokens = torch.arange(length, device=keys.device)
+    positions = (chosen_before[:, None, :] <= tokens[None, :, None]).long().sum(-1)  # i-th chosen position
+    return positions.clamp(max=num_positions - 1)
 
 
 def check_room(length, num_positions):
