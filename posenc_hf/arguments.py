@@ -28,8 +28,15 @@ CONFIG_FIELDS = {
     "num_attention_heads": "Attention heads per layer.",
     "num_hidden_layers": "Encoder layers.",
     "intermediate_size": "Feed-forward width (default 4 × hidden_size).",
-    "max_position_embeddings": "Position table length (default: the data's max_length).",
-    "position_embedding_type": "learned, sinusoidal or none.",
+    "max_position_embeddings": "Position table length, randomize_positions' range (default: the data's max_length).",
+    "position_embedding_type": "learned or sinusoidal (a table added to the tokens, capped at "
+    "max_position_embeddings), none, or in attention at any length: rotary, alibi, t5, fire, kerple.",
+    "relative_attention_num_buckets": "t5: distance buckets per head.",
+    "relative_attention_max_distance": "t5: distances from this one on share the last bucket.",
+    "fire_mlp_width": "fire: hidden units of the MLP of the distance.",
+    "randomize_positions": "Train at sorted random positions in [0, max_position_embeddings) (Ruoss et al. 2023).",
+    "randomized_eval_positions": "randomize_positions: evaluate at positions 0..n-1 (ordered), or at positions "
+    "drawn as in training from a generator seeded by the text (sampled: reproducible).",
     "layer_norm_position": "post (BERT) or pre (GPT-2).",
     "pooling": "mean over tokens, or cls.",
     "hidden_act": "Feed-forward activation (transformers' ACT2FN names).",
@@ -38,6 +45,10 @@ CONFIG_FIELDS = {
     "classifier_dropout": "Head dropout (hidden_dropout_prob if unset).",
     "problem_type": "multi_label_classification (lists of labels; in CSV, comma-separated), "
     "single_label_classification, or unset: as the data holds.",
+}
+# Keywords `PosEncConfig` takes that are not its fields: transformers folds `rope_theta` into `rope_parameters`.
+CONFIG_KEYWORDS = {
+    "rope_theta": (float, field(default=10000.0, metadata={"help": "rotary: RoPE's base θ (into rope_parameters)."}))
 }
 FROM_DATA = {"max_position_embeddings": None}  # None: decided by the data (the tokenizer's max_length)
 # The config fields' types. transformers' own fields (`problem_type`) are annotated as text that names `torch`.
@@ -62,6 +73,7 @@ ModelArguments = make_dataclass(
     "ModelArguments",
     [
         *(config_field(name, help) for name, help in CONFIG_FIELDS.items()),
+        *((name, type_, field_) for name, (type_, field_) in CONFIG_KEYWORDS.items()),
         ("attn_implementation", str, field(default="sdpa", metadata={"help": "sdpa or eager."})),
         (
             "model_name_or_path",
@@ -78,13 +90,14 @@ ModelArguments = make_dataclass(
         ),
     ],
 )
-ModelArguments.__doc__ = "The `PosEncConfig` fields a run chooses (CONFIG_FIELDS), and where its weights start."
+ModelArguments.__doc__ = "The `PosEncConfig` fields and keywords a run chooses, and where its weights start."
 ModelArguments.__module__ = __name__
 
 
 def config_values(model_args):
-    """The run's `PosEncConfig` fields, as keyword arguments; those decided by the data left out when unset."""
-    values = {name: getattr(model_args, name) for name in CONFIG_FIELDS}
+    """The run's `PosEncConfig` fields and keywords, as keyword arguments; those decided by the data left
+    out when unset."""
+    values = {name: getattr(model_args, name) for name in (*CONFIG_FIELDS, *CONFIG_KEYWORDS)}
     return {name: value for name, value in values.items() if not (name in FROM_DATA and value is None)}
 
 
@@ -361,9 +374,10 @@ def check_run_arguments(model_args, data_args, run_args):
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    numbers = ["learning_rate"] + (["num_train_epochs"] if run_args.max_steps <= 0 else [])  # else max_steps rules
-    for name in numbers:
-        value = getattr(run_args, name)
+    numbers = [(model_args, "rope_theta"), (run_args, "learning_rate")]  # PosEncConfig takes any rope_theta
+    numbers += [(run_args, "num_train_epochs")] if run_args.max_steps <= 0 else []  # else max_steps rules
+    for args, name in numbers:
+        value = getattr(args, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
     task_for(model_args.task)

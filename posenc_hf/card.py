@@ -7,7 +7,9 @@ The template (`model_card.md` at the top of the repository; `posenc_hf/model_car
 wheel ships it) is a `string.Template`: `$name` or
 `${name}` is a placeholder, `$$` a literal dollar sign. `card_fields` fills every placeholder, and
 `substitute` raises `KeyError` for any it does not, so no placeholder survives into a card. Values
-with Markdown structure (tables, lists, images) are built here, the prose stays in the template.
+with Markdown structure (tables, lists, images) are built here, the prose stays in the template, except
+the sentences that differ by position scheme (what its plots show, what longer input does: `POSITION_PLOTS`,
+`TABLE_LENGTH`, ...).
 Hub metadata (YAML between `---` lines, with a `model-index` of the test scores) goes on top.
 
 `data_info` keys (only `name` and `splits` are required; the others render gracefully when absent):
@@ -50,6 +52,7 @@ from .card_data import data_fields, markdown_table, max_length_note
 from .card_training import training_fields
 from .checkpoints import atomic_file
 from .configuration_posenc import MULTI_LABEL
+from .plots import distance_reach
 from .positions_posenc import POSITION_EMBEDDINGS
 
 CARD_TEMPLATE = Path(__file__).with_name("model_card.md")  # the repository's model_card.md, shipped in the wheel
@@ -85,6 +88,41 @@ PLOT_CAPTIONS = {
     "per_class_f1": "Test F1 per label",
     "position_embeddings": "Position embedding table",
     "position_similarity": "Cosine similarity between positions",
+    "position_bias": "Attention bias per head against distance",
+    "rotary_angles": "Rotary: cosine of each frequency pair's angle against distance",
+}
+POSITION_PLOTS = {  # what each position plot shows, said in the card's positional-encoding section
+    "position_embeddings": "the table as saved",
+    "position_similarity": "the cosine similarity between every two of its positions",
+    "position_bias": "the bias each head adds against the distance j − i, from −{reach} to {reach}",
+    "rotary_angles": "nothing learned, so what the rotation does: for each frequency pair k of a head, "
+    "cos(θ_k·(j − i)) from −{reach} to {reach}, the factor by which it scales that pair's share of q·k",
+}
+TABLE_LENGTH = (
+    "The position table has {positions} positions. Longer input raises a `ValueError` rather than failing silently: "
+    "truncate it (`tokenizer(text, truncation=True)`, as in the examples below) or extend the table with "
+    "`model.resize_position_embeddings(n)` (a learned table keeps its rows and gains new ones initialised at random; "
+    "`interpolate=True` resamples it to the new length instead). The model never saw the new positions in training: "
+    "check its accuracy on long inputs before relying on them."
+)
+ANY_LENGTH = (
+    "No table caps the input length: input of more than {positions} tokens (`max_position_embeddings`) runs as it is, "
+    "but the model met no such length in training. Check its accuracy on long inputs before relying on them, or "
+    "truncate them (`tokenizer(text, truncation=True)`, as in the examples below)."
+)
+SAMPLED_LENGTH = (
+    "It reads every text at positions drawn from [0, {positions}), so longer input raises a `ValueError`: truncate it "
+    "(`tokenizer(text, truncation=True)`, as in the examples below)."
+)
+RANDOMIZED = (
+    "Trained with randomized positions (Ruoss et al. 2023): each training text of n tokens was read at n sorted "
+    "positions drawn at random from [0, {positions}), so that training reached every position below {positions}, not "
+    "only those below the length of its texts. At evaluation, and for the scores below, it reads a text {evaluation}."
+)
+EVALUATION_POSITIONS = {
+    "ordered": "at positions 0, 1, …, n − 1 (`randomized_eval_positions: ordered`)",
+    "sampled": "at positions drawn the same way from a generator seeded by the text, so that one text always gets "
+    "one prediction, alone or in any batch (`randomized_eval_positions: sampled`)",
 }
 
 
@@ -137,7 +175,7 @@ def architecture_fields(model):
     }
 
 
-def position_fields(model, metrics):
+def position_fields(model, metrics, plots):
     config = model.config
     positions, hidden = config.max_position_embeddings, config.hidden_size
     explanation = POSITION_EMBEDDINGS[config.position_embedding_type].card_explanation
@@ -147,8 +185,34 @@ def position_fields(model, metrics):
         "position_explanation": explanation.format(
             config=config, positions=positions, hidden=hidden, count=positions * hidden
         ),
+        "position_plots_note": position_plots_note(config, plots),
+        "position_length": position_length(config),
         "max_length_note": max_length_note(metrics.get("max_length_clipped")),
     }
+
+
+def position_plots_note(config, plots):
+    """The sentence naming the plots of what the scheme holds, linked; "" before any plot is written."""
+    if plots and config.position_embedding_type == "none":
+        return "Nothing about positions is plotted: the model holds no position information."
+    shown = [name for name in POSITION_PLOTS if name in plots]
+    if not shown:
+        return ""
+    reach = distance_reach(config)
+    described = [f"{POSITION_PLOTS[name].format(reach=reach)} ([`{plots[name]}`]({plots[name]}))" for name in shown]
+    return f"Plotted [below](#plots): {'; '.join(described)}."
+
+
+def position_length(config):
+    """What happens to input longer than `max_position_embeddings`, and how positions were randomized."""
+    positions = config.max_position_embeddings
+    sampled = config.randomize_positions and config.randomized_eval_positions == "sampled"
+    has_table = POSITION_EMBEDDINGS[config.position_embedding_type].has_table
+    length = (TABLE_LENGTH if has_table else SAMPLED_LENGTH if sampled else ANY_LENGTH).format(positions=positions)
+    if not config.randomize_positions:
+        return length
+    evaluation = EVALUATION_POSITIONS[config.randomized_eval_positions]
+    return RANDOMIZED.format(positions=positions, evaluation=evaluation) + " " + length
 
 
 def settings_table(settings):
@@ -246,7 +310,7 @@ def card_fields(model, training_args, metrics, data_info, plots, model_id):
         "package_version": __version__,
         "year": date.today().year,
         **architecture_fields(model),
-        **position_fields(model, metrics),
+        **position_fields(model, metrics, plots),
         **data_fields(data_info, label_names_of(model, data_info)),
         **training_fields(training_args, metrics),
         "run_settings": settings_table(metrics.get("settings")),

@@ -4,9 +4,16 @@ Figures are built with `matplotlib.figure.Figure` directly, not with `pyplot`: s
 with the Agg backend, is never registered with pyplot's global figure manager (so nothing to close,
 no backend switch, no leak across a long training run) and is freed with its last reference.
 
+What a position scheme learned is drawn as it is stored: an absolute table (learned, sinusoidal) as a
+heatmap with the similarity between its positions; an attention bias (alibi, t5, fire, kerple) as the
+bias each head adds against the distance key - query; rotary, which learns nothing, as the cosine of
+each frequency pair's rotation angle against distance (the factor on that pair's share of q·k); "none"
+has no position plot.
+
 Every plot is bounded in memory whatever the run's size: a position table is drawn at most
-`MAX_POSITIONS` rows (and columns) of it, evenly spaced, and no figure is larger than
-`MAX_FIGURE_INCHES` a side. Plots are optional: `written` logs a failing one in one line and goes on.
+`MAX_POSITIONS` rows (and columns) of it, evenly spaced, distances reach at most `MAX_POSITIONS` each
+way, and no figure is larger than `MAX_FIGURE_INCHES` a side. Plots are optional: `written` logs a
+failing one in one line and goes on.
 """
 
 import logging
@@ -17,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 
+from .attention_positions_posenc import BiasPositions, PosEncRotaryEmbedding
 from .checkpoints import atomic_file
 
 logger = logging.getLogger(__name__)
@@ -25,6 +33,7 @@ DPI = 120
 MAX_POSITIONS = 512  # rows of a position table (and of its similarity matrix) drawn at most
 MAX_FIGURE_INCHES = 24.0  # per side: 2,880 pixels at DPI, whatever the number of labels
 MAX_ANNOTATED_LABELS = 30  # a confusion matrix over more labels shows colours only, no count in each cell
+MAX_LEGEND_ENTRIES = 16  # more heads than this: lines without a legend
 
 
 def save(figure, path):
@@ -132,6 +141,11 @@ def sampled(title, shown, count):
 
 
 def plot_heatmap(matrix, path, title, xlabel, ylabel, vmax, colorbar_label, extent=None):
+    """`heatmap_figure` as a PNG at `path`."""
+    return save(heatmap_figure(matrix, title, xlabel, ylabel, vmax, colorbar_label, extent), path)
+
+
+def heatmap_figure(matrix, title, xlabel, ylabel, vmax, colorbar_label, extent=None):
     """A diverging heatmap centred on 0, so that sign and size read directly; `extent` places the cells
     at the positions they stand for when only some are drawn."""
     figure = Figure(figsize=(7, 5), layout="constrained")
@@ -141,7 +155,7 @@ def plot_heatmap(matrix, path, title, xlabel, ylabel, vmax, colorbar_label, exte
     )
     figure.colorbar(image, ax=axes, label=colorbar_label)
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    return save(figure, path)
+    return figure
 
 
 def cells_at(columns, rows):
@@ -172,6 +186,83 @@ def plot_position_similarity(model, path):
     title = sampled(f"Cosine similarity between positions ({kind})", positions, count)
     extent = cells_at(positions, positions)
     return plot_heatmap(similarity, path, title, "position", "position", 1.0, "cosine similarity", extent)
+
+
+def distance_reach(config):
+    """D, the farthest distance drawn each way: min(max_position_embeddings, MAX_POSITIONS)."""
+    return min(config.max_position_embeddings, MAX_POSITIONS)
+
+
+@torch.no_grad()
+def bias_by_distance(model):
+    """(distances -D..D, (heads, 2D + 1) bias) of a bias scheme, or None for another scheme: row D of the
+    module's own `bias` over positions 0..2D, i.e. what a query with D tokens on each side adds to the
+    score of each key. Read through `bias`, so it holds for any scheme, also one whose bias depends on
+    more than the distance (FIRE normalises by the text's extent). Costs (2D + 1)² values per head."""
+    module = model.get_position_embeddings()
+    if not isinstance(module, BiasPositions):
+        return None
+    reach = distance_reach(model.config)
+    positions = torch.arange(2 * reach + 1, device=model.device).unsqueeze(0)
+    bias = module.bias(positions, None)[0, :, reach].float().cpu().numpy()
+    return np.arange(-reach, reach + 1), bias
+
+
+def bias_figure(model):
+    """One line per head: the attention bias against the distance key - query; None without a bias."""
+    drawn = bias_by_distance(model)
+    if drawn is None:
+        return None
+    distances, bias = drawn
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    axes = figure.subplots()
+    for head, values in enumerate(bias):
+        axes.plot(distances, values, label=f"head {head}")
+    axes.axvline(0, color="gray", linewidth=0.8)
+    kind = model.config.position_embedding_type
+    axes.set(title=f"Attention bias per head ({kind})", xlabel="distance (key − query)", ylabel="bias")
+    axes.grid(alpha=0.3)
+    if len(bias) <= MAX_LEGEND_ENTRIES:
+        axes.legend(fontsize=8, ncol=2)
+    return figure
+
+
+def plot_position_bias(model, path):
+    """`bias_figure` as a PNG at `path`; None, and no file, for a scheme without a bias."""
+    figure = bias_figure(model)
+    return None if figure is None else save(figure, path)
+
+
+def rotary_cosines(model):
+    """(distances -D..D, (pairs, 2D + 1) cos(θ_k · d)) of a rotary model, or None: for each frequency pair k
+    of a head, the cosine of the angle between a query and a key d tokens apart once both are rotated,
+    which multiplies that pair's share of q·k (the sine part mixes its two dims)."""
+    module = model.get_position_embeddings()
+    if not isinstance(module, PosEncRotaryEmbedding):
+        return None
+    reach = distance_reach(model.config)
+    distances = np.arange(-reach, reach + 1)
+    frequencies = module.inv_freq.detach().float().cpu().numpy()
+    return distances, np.cos(np.outer(frequencies, distances))
+
+
+def rotary_figure(model):
+    """The cosines of `rotary_cosines` as a heatmap (frequency pair × distance, the fastest pair on top);
+    None for another scheme."""
+    drawn = rotary_cosines(model)
+    if drawn is None:
+        return None
+    distances, cosines = drawn
+    title = f"Rotary: cosine of each frequency pair's angle (θ = {model.config.rope_parameters['rope_theta']:g})"
+    extent = cells_at(distances, np.arange(len(cosines)))
+    ylabel, colorbar_label = "frequency pair k (fastest first)", "cos(θ_k · distance)"
+    return heatmap_figure(cosines, title, "distance (key − query)", ylabel, 1.0, colorbar_label, extent)
+
+
+def plot_rotary_angles(model, path):
+    """`rotary_figure` as a PNG at `path`; None, and no file, for a scheme other than rotary."""
+    figure = rotary_figure(model)
+    return None if figure is None else save(figure, path)
 
 
 def plot_confusion_matrix(matrix, label_names, path):
@@ -240,11 +331,14 @@ def write_multi_label_plots(folder, log_history, model, test_report, kept_epoch=
 
 
 def position_plots(plots, model):
-    """The steps that draw the position table and the similarity between positions into the folder
-    `plots` (each returns None, writing nothing, for a model without a table)."""
+    """The steps that draw what the position scheme holds into the folder `plots`: the table and the
+    similarity between positions, the bias against distance, or rotary's cosines (each step returns
+    None, writing nothing, for a scheme it does not apply to)."""
     return {
         "position_embeddings": lambda: plot_position_table(model, plots / "position_embeddings.png"),
         "position_similarity": lambda: plot_position_similarity(model, plots / "position_similarity.png"),
+        "position_bias": lambda: plot_position_bias(model, plots / "position_bias.png"),
+        "rotary_angles": lambda: plot_rotary_angles(model, plots / "rotary_angles.png"),
     }
 
 

@@ -308,3 +308,86 @@ def test_a_multi_label_card_reports_micro_and_macro_f1_per_label_and_the_thresho
     assert "always answers with one of" not in body
     assert "multi-label-classification" in metadata["tags"] and metadata["metrics"] == ["f1"]
     assert read_card_metrics(card) == {"micro_f1": test["micro_f1"], "macro_f1": test["macro_f1"]}
+
+
+# --- what the card says of each position scheme -----------------------------------------------
+
+POSITION_PLOTS = {  # the plots of what each scheme holds, as the card's positional-encoding section names them
+    "learned": ["position_embeddings", "position_similarity"],
+    "sinusoidal": ["position_embeddings", "position_similarity"],
+    "none": [],
+    "rotary": ["rotary_angles"],
+    **dict.fromkeys(["alibi", "t5", "fire", "kerple"], ["position_bias"]),
+}
+
+
+def scheme_card(kind, test_report, folder, **overrides):
+    """(model, card body, plots) of a tiny `kind` model whose plots were written into `folder`."""
+    model = tiny.tiny_model(num_attention_heads=2, num_labels=4, position_embedding_type=kind, **overrides)
+    plots = write_all_plots(folder, LOG_HISTORY, model, test_report["confusion_matrix"], LABELS)
+    card = render_model_card(
+        TEMPLATE,
+        model=model,
+        training_args=TrainingArguments(output_dir=str(folder), report_to=[]),
+        metrics={"test": test_report},
+        data_info={"name": "subject", "splits": {"train": 10, "test": 9}},
+        plots=plots,
+    )
+    return model, front_matter_and_body(card)[1], plots
+
+
+def positions_section(body):
+    return body.split("## Positional encoding", 1)[1].split("## Training data", 1)[0]
+
+
+@pytest.mark.parametrize("kind", list(POSITION_EMBEDDINGS))
+def test_the_card_embeds_and_links_the_plots_of_what_its_scheme_holds(kind, test_report, tmp_path):
+    _, body, plots = scheme_card(kind, test_report, tmp_path)
+    expected = [f"plots/{name}.png" for name in POSITION_PLOTS[kind]]
+    embedded = re.findall(r"!\[[^\]]*\]\((plots/[^)]+)\)", body.split("### Plots", 1)[1])
+    assert [path for path in embedded if "position" in path or "rotary" in path] == expected
+    assert all((tmp_path / path).is_file() for path in embedded)
+    linked = re.findall(r"\]\((plots/[^)]+)\)", positions_section(body))
+    assert linked == expected
+    assert ("Nothing about positions is plotted" in body) == (kind == "none")
+    assert ("nothing learned, so what the rotation does" in body) == (kind == "rotary")
+
+
+def test_a_card_without_plots_names_none(test_report, tmp_path):
+    """The card written before its plots (training.add_reports writes it again with them) links nothing."""
+    card = render_model_card(
+        TEMPLATE,
+        model=tiny_model("alibi"),
+        training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
+        metrics={"test": test_report},
+        data_info={"name": "subject", "splits": {"train": 10, "test": 9}},
+        plots={},
+    )
+    assert "plots/" not in card and "Plotted" not in card
+
+
+@pytest.mark.parametrize(
+    "kind, overrides, says",
+    [
+        ("learned", {}, "The position table has 12 positions. Longer input raises a `ValueError`"),
+        ("rotary", {}, "No table caps the input length: input of more than 12 tokens"),
+        ("none", {}, "No table caps the input length"),
+        ("alibi", {"randomize_positions": True}, "reads a text at positions 0, 1, …, n − 1"),
+        (
+            "alibi",
+            {"randomize_positions": True, "randomized_eval_positions": "sampled"},
+            "drawn from [0, 12), so longer input raises a `ValueError`",
+        ),
+    ],
+)
+def test_what_the_card_says_of_longer_input_is_what_the_model_does(kind, overrides, says, test_report, tmp_path):
+    model, body, _ = scheme_card(kind, test_report, tmp_path, **overrides)
+    section = positions_section(body)
+    assert says in section
+    assert ("Trained with randomized positions" in section) == bool(overrides)
+    longer = tiny.batch(length=13)  # one token past max_position_embeddings
+    if "raises a `ValueError`" in says:
+        with pytest.raises(ValueError):
+            model(longer)
+    else:
+        assert model(longer).logits.shape == (2, 4)

@@ -1,20 +1,29 @@
-"""Every plot is a readable PNG in `plots/`, models without a position table get no position plots, and
-a table of any length is drawn from a bounded number of its positions."""
+"""Every plot is a readable PNG in `plots/`; each position scheme gets the plots of what it holds (a table,
+a bias against distance, rotary's angles; "none" nothing), and they draw the model's own values; a table
+of any length is drawn from a bounded number of its positions."""
 
 import matplotlib.image
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import tiny
+import torch
 
+from posenc_hf.attention_positions_posenc import apply_rotary_pos_emb
 from posenc_hf.plots import (
     MAX_POSITIONS,
+    bias_by_distance,
+    bias_figure,
     curves_figure,
     evenly_spaced,
+    plot_position_bias,
     plot_position_similarity,
     plot_position_table,
+    plot_rotary_angles,
     plot_validation_metrics,
     position_similarity,
     position_table,
+    rotary_figure,
     series,
     write_all_plots,
     write_multi_label_plots,
@@ -121,3 +130,85 @@ def test_a_long_position_table_is_drawn_from_at_most_max_positions_of_its_rows(t
 def test_a_short_table_is_drawn_whole():
     assert evenly_spaced(12).tolist() == list(range(12))
     assert position_similarity(tiny_model())[1].shape == (12, 12)
+
+
+# --- what the schemes acting in attention hold ------------------------------------------------
+
+BIAS_SCHEMES = ["alibi", "t5", "fire", "kerple"]
+DISTANCE_ONLY = ["alibi", "t5", "kerple"]  # FIRE also reads the text's extent
+
+
+def drawn_lines(figure):
+    """{label: (x, y)} of the figure's lines, the zero marker left out."""
+    return {line.get_label(): (line.get_xdata(), line.get_ydata()) for line in figure.axes[0].lines[:-1]}
+
+
+@pytest.mark.parametrize("kind", BIAS_SCHEMES)
+def test_a_bias_scheme_gets_its_bias_against_distance_and_no_table_plots(tmp_path, kind):
+    plots = write_all_plots(tmp_path, fake_log_history(), tiny_model(kind), CONFUSION, LABELS)
+    assert sorted(plots) == ["confusion_matrix", "loss", "position_bias", "validation_metrics"]
+    assert_png(tmp_path / plots["position_bias"])
+    assert plt.get_fignums() == []
+
+
+@pytest.mark.parametrize("kind", BIAS_SCHEMES)
+def test_each_heads_line_is_the_bias_of_a_query_with_d_tokens_each_side(kind):
+    """Row D of `bias` over positions 0..2D: the key at distance d from the middle query, d = -D..D."""
+    model = tiny_model(kind)
+    module, reach = model.get_position_embeddings(), 12  # max_position_embeddings
+    expected = module.bias(torch.arange(2 * reach + 1)[None], None)[0, :, reach].detach()
+    lines = drawn_lines(bias_figure(model))
+    assert list(lines) == [f"head {head}" for head in range(2)]
+    for head, (distances, values) in enumerate(lines.values()):
+        assert distances.tolist() == list(range(-reach, reach + 1))
+        assert values == pytest.approx(expected[head].tolist(), abs=1e-6)
+
+
+@pytest.mark.parametrize("kind", DISTANCE_ONLY)
+def test_a_distance_only_bias_is_plotted_at_key_minus_query(kind):
+    """The sign is the key's side: the value at d is the bias from a query at 0 to a key at d (T5's buckets
+    tell the two sides apart)."""
+    model = tiny_model(kind)
+    module = model.get_position_embeddings()
+    for head, (distances, values) in enumerate(drawn_lines(bias_figure(model)).values()):
+        for d, value in zip(distances, values):
+            query, key = (0, int(d)) if d >= 0 else (int(-d), 0)
+            pair = module.bias(torch.tensor([[query, key]]), None)[0, head, 0, 1].item()
+            assert value == pytest.approx(pair, abs=1e-6)
+
+
+def test_alibi_lines_are_minus_slope_times_distance():
+    model = tiny_model("alibi")
+    for (distances, values), slope in zip(drawn_lines(bias_figure(model)).values(), (2**-4, 2**-8)):
+        assert values == pytest.approx((-slope * abs(distances)).tolist())
+
+
+def test_distances_reach_at_most_max_positions_each_way():
+    model = tiny.tiny_model(num_attention_heads=2, max_position_embeddings=100_000, position_embedding_type="alibi")
+    distances, bias = bias_by_distance(model)
+    assert distances.tolist() == list(range(-MAX_POSITIONS, MAX_POSITIONS + 1))
+    assert bias.shape == (2, 2 * MAX_POSITIONS + 1)
+
+
+def test_rotary_gets_the_cosine_of_each_pairs_angle_and_no_other_position_plot(tmp_path):
+    plots = write_all_plots(tmp_path, fake_log_history(), tiny_model("rotary"), CONFUSION, LABELS)
+    assert sorted(plots) == ["confusion_matrix", "loss", "rotary_angles", "validation_metrics"]
+    assert_png(tmp_path / plots["rotary_angles"])
+    assert plot_position_bias(tiny_model("rotary"), tmp_path / "bias.png") is None
+    assert plot_rotary_angles(tiny_model("alibi"), tmp_path / "rotary.png") is None
+    assert not (tmp_path / "bias.png").exists() and not (tmp_path / "rotary.png").exists()
+
+
+def test_the_rotary_heatmap_is_q_dot_k_of_unit_pairs_rotated_d_apart():
+    """What the card says of it: row k is the dot product of a query and a key, both the unit vector of
+    frequency pair k, once the model's own rotation puts them d tokens apart."""
+    model = tiny.tiny_model(num_attention_heads=2, position_embedding_type="rotary", rope_theta=500.0)
+    module, reach = model.get_position_embeddings(), 12
+    head_dim = model.config.hidden_size // model.config.num_attention_heads  # 8: 4 pairs
+    units = torch.eye(head_dim)[: head_dim // 2, None, :].expand(-1, 2 * reach + 1, -1)[None]  # pairs as heads
+    cos, sin = module.rotation(module.inv_freq, torch.arange(2 * reach + 1)[None])
+    query, key = apply_rotary_pos_emb(units, units, cos, sin)
+    expected = (query[0, :, reach : reach + 1] * key[0]).sum(-1)  # the query in the middle, every key
+    figure = rotary_figure(model)
+    assert np.asarray(figure.axes[0].images[0].get_array()) == pytest.approx(expected.numpy(), abs=1e-5)
+    assert "θ = 500" in figure.axes[0].get_title()
