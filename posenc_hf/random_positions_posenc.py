@@ -76,6 +76,8 @@ def position_ids_for(config, embeddings, input_ids, attention_mask, training):
     if training:
         keys = torch.rand(batch, num_positions, device=embeddings.device)
     else:  # seeded by the tokens; with inputs_embeds, one fixed draw
-        ids = input_ids if input_ids is not None else torch.zeros(batch, length, dtype=torch.long, device=embeddings.device)
+        ids = input_ids
+        if ids is None:
+            ids = torch.zeros(batch, length, dtype=torch.long, device=embeddings.device)
         keys = seeded_keys(text_seeds(ids, attention_mask), num_positions)
     return sorted_sample(keys, length, attention_mask)
