@@ -5,12 +5,18 @@ Models at a shape, all with identical sizes (vocab, hidden, heads, layers, inter
 - `bert`: `BertForSequenceClassification` with BERT's dropouts (hidden 0.1, attention 0.1).
 - `posenc_same`: ours with exactly BERT's dropouts, the like-for-like comparison.
 - `posenc_default`: ours with `PosEncConfig`'s default dropouts (what a user of this package gets).
+
+And, for the position schemes (`bench/positions.py`), x-transformers' `Encoder` of the same size as a peer
+(`build_x_transformers`), with its options for the schemes it shares with ours.
 """
 
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 from transformers import BertConfig, BertForSequenceClassification
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
 
@@ -83,6 +89,8 @@ def build(name, shape, device="cpu", seed=0, **overrides):
 
 def dropouts(model):
     """The dropout probabilities a model was built with, for the results file."""
+    if isinstance(model, XTransformersClassifier):
+        return model.dropouts
     config = model.config
     return {
         "hidden": config.hidden_dropout_prob,
@@ -92,6 +100,93 @@ def dropouts(model):
         else config.hidden_dropout_prob,
         "attn_implementation": config._attn_implementation,
     }
+
+
+# Our position_embedding_type -> the x-transformers `Encoder` option that computes the same scheme.
+X_TRANSFORMERS_SCHEMES = {
+    "learned": {},  # none: TransformerWrapper's learned absolute table (its `use_abs_pos_emb`)
+    "rotary": {"rotary_pos_emb": True},
+    "alibi": {"alibi_pos_bias": True},
+    "t5": {"rel_pos_bias": True},
+}
+# The peers: x-transformers' attention as it comes (its own einsum softmax attention: what the issue measured
+# before), and with `attn_flash=True` (SDPA, as ours), which its T5 bias refuses.
+X_TRANSFORMERS_PEERS = {"x_transformers": False, "x_transformers_flash": True}  # name -> attn_flash
+
+
+def x_transformers_schemes(flash):
+    """The schemes of `X_TRANSFORMERS_SCHEMES` x-transformers builds with or without `attn_flash`."""
+    return [scheme for scheme in X_TRANSFORMERS_SCHEMES if not (flash and scheme == "t5")]
+
+
+class XTransformersClassifier(nn.Module):
+    """lucidrains' x-transformers `TransformerWrapper(attn_layers=Encoder(...))` at a shape, called like ours
+    (`input_ids`, `attention_mask`, `labels` -> `.logits`, `.loss`), so that the bench's closures time it.
+
+    Made like `posenc_default`: the same sizes (hidden, heads and head size, layers, feed-forward width,
+    vocab, labels), post-norm with a norm after the embeddings, mean pooling over the kept tokens, GELU,
+    and the dropouts at the same places with `PosEncConfig`'s probabilities (embeddings and each residual
+    branch's output: hidden; attention weights: attention). Its own defaults elsewhere (no biases in the
+    attention projections or the classifier, no classifier dropout; its attention is its einsum path, or
+    SDPA with `flash`). Rotary rotates the whole head, as ours (x-transformers' default: half of it).
+    """
+
+    def __init__(self, shape, scheme, flash=False):
+        super().__init__()
+        from x_transformers import Encoder, TransformerWrapper
+
+        from posenc_hf import PosEncConfig
+
+        config = PosEncConfig(**sizes(shape))  # our defaults: dropouts, T5's buckets
+        head_dim = shape.hidden_size // shape.num_attention_heads
+        options = dict(X_TRANSFORMERS_SCHEMES[scheme])
+        if scheme == "rotary":
+            options["rotary_emb_dim"] = head_dim
+        if scheme == "t5":
+            options["rel_pos_num_buckets"] = config.relative_attention_num_buckets
+            options["rel_pos_max_distance"] = config.relative_attention_max_distance
+        encoder = Encoder(
+            dim=shape.hidden_size,
+            depth=shape.num_hidden_layers,
+            heads=shape.num_attention_heads,
+            attn_dim_head=head_dim,
+            ff_mult=shape.ffn / shape.hidden_size,
+            pre_norm=False,
+            attn_flash=flash,
+            attn_dropout=config.attention_probs_dropout_prob,
+            attn_sublayer_dropout=config.hidden_dropout_prob,
+            ff_sublayer_dropout=config.hidden_dropout_prob,
+            verbose=False,  # its advice on rotary dimensions is for language models
+            **options,
+        )
+        self.model = TransformerWrapper(
+            num_tokens=shape.vocab_size,
+            max_seq_len=shape.seq,
+            attn_layers=encoder,
+            use_abs_pos_emb=scheme == "learned",  # its ALiBi would otherwise keep the absolute table too
+            post_emb_norm=True,
+            emb_dropout=config.hidden_dropout_prob,
+            logits_dim=shape.num_labels,
+            average_pool_embed=True,
+        )
+        self.dropouts = {
+            "hidden": config.hidden_dropout_prob,
+            "attention": config.attention_probs_dropout_prob,
+            "classifier": 0.0,
+            "attn_implementation": "sdpa" if flash else "x-transformers einsum",
+        }
+
+    def forward(self, input_ids, attention_mask=None, labels=None):
+        mask = None if attention_mask is None else attention_mask.bool()
+        logits = self.model(input_ids, mask=mask)
+        loss = None if labels is None else F.cross_entropy(logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def build_x_transformers(shape, scheme, device="cpu", seed=0, flash=False):
+    """x-transformers' Encoder for one of `X_TRANSFORMERS_SCHEMES` at `shape` (`XTransformersClassifier`)."""
+    torch.manual_seed(seed)
+    return XTransformersClassifier(shape, scheme, flash).to(device)
 
 
 def make_batch(shape, padded, device="cpu", seed=1, batch=None):

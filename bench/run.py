@@ -4,21 +4,17 @@
 results.json, results.md, scaling.png and profile.md to `--out` (default bench/results).
 """
 
-import argparse
 import json
 import os
-import platform
 import time
-from pathlib import Path
 
 import torch
-import transformers
 
-from bench import decisions, flops, memory, profiling, report, routes, scaling
+from bench import command, decisions, flops, memory, positions, profiling, report, routes, scaling
 from bench.models import MODELS, SHAPES, SMOKE_SHAPES, build, dropouts, make_batch, pad_fraction
 from bench.timing import infer_fn, interleaved, paired_ratio, summary, throughput, train_step_fn
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = command.RESULTS
 TARGETS = {"train posenc_same": 1.3, "train posenc_default": 3.0, "infer posenc_default": 1.5}
 PLANS = {  # repeats and block_s of the main comparison; the rest is scaled from them
     "full": dict(repeats=7, block_s=0.25, seqs=[32, 64, 128, 256, 512, 1024], depths=[1, 2, 4, 8], tokens=4096),
@@ -28,31 +24,14 @@ PLANS = {  # repeats and block_s of the main comparison; the rest is scaled from
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="fewer repeats and sweep points, no torch.compile")
-    mode.add_argument("--smoke", action="store_true", help="tiny shapes, 2 repeats: proves the bench runs (CI)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser = command.parser(
+        "python -m bench",
+        __doc__.splitlines()[0],
+        quick_help="fewer repeats and sweep points, no torch.compile",
+        smoke_help="tiny shapes, 2 repeats: proves the bench runs (CI)",
+    )
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurement")
     return parser.parse_args(argv)
-
-
-def machine(device):
-    """What the numbers were measured on."""
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    return {
-        "cpu": cpu or platform.processor(),
-        "logical_cores": os.cpu_count(),
-        "usable_cores": len(os.sched_getaffinity(0)),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch_threads": torch.get_num_threads(),
-        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def measure_memory(shapes, device):
@@ -160,6 +139,9 @@ def main(argv=None):
     compile_routes = not (args.smoke or args.quick or args.no_compile)
     inference_routes = routes.measure(shapes[0], max(2, repeats - 2), block_s, device, compile_routes)
     log("inference routes done")
+    scheme_shapes = shapes if args.smoke else list(positions.scheme_shapes().values())
+    schemes = positions.measure(scheme_shapes, repeats, block_s, device)
+    log("position schemes done")
     points = scaling.sweep(shapes[0], plan["seqs"], plan["depths"], plan["tokens"], max(2, repeats // 2), 0, device)
     log("scaling done")
     profiles = profiling.profile_all(shapes[0], device, steps=1 if args.smoke else 5, rows=15)
@@ -168,7 +150,11 @@ def main(argv=None):
     add_peak_share(rows, peak["median"])
 
     results = {
-        "machine": {**machine(device), "load_average_before": load_before, "load_average_after": os.getloadavg()},
+        "machine": {
+            **command.machine(device),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
         "settings": {"plan": plan, "smoke": args.smoke, "quick": args.quick, "repeats": repeats, "block_s": block_s},
         "shapes": {shape.name: shape.asdict() for shape in shapes},
         "matmul_peak_gflops": {"size": peak_size, "before": peaks[0], "after": peaks[1], "median": peak["median"]},
@@ -178,6 +164,7 @@ def main(argv=None):
         "decisions": decision_rows,
         "compile": compiled,
         "inference_routes": inference_routes,
+        "positions": schemes,
         "scaling": points,
         "profile": {name: {"top_ops": ops, "ms_per_step": split} for name, (_, ops, split) in profiles.items()},
         "wall_s": time.time() - started,

@@ -140,6 +140,12 @@ class PosEncConfig(PreTrainedConfig):
                 f"hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})"
             )
+        if self.position_embedding_type == "rotary" and self.hidden_size // self.num_attention_heads % 2:
+            raise ValueError(
+                f"rotary rotates pairs of dimensions, so its head size must be even, got hidden_size / "
+                f"num_attention_heads = {self.hidden_size} / {self.num_attention_heads} = "
+                f"{self.hidden_size // self.num_attention_heads}"
+            )
         if self.relative_attention_max_distance <= self.relative_attention_num_buckets // 4:
             raise ValueError(
                 f"relative_attention_max_distance ({self.relative_attention_max_distance}) must exceed a quarter of "

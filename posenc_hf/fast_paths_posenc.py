@@ -5,6 +5,8 @@
 - Dropout on CPU with a cheaper random mask than torch's `bernoulli_`.
 - Attention dropout on CPU without leaving SDPA's fast kernels for its math path.
 - CPU attention in float32 when the inputs are bf16/fp16 (CPU kernels train slower in reduced precision).
+- A position bias combined with the key mask once per forward, not in each layer, and a bias shared by
+  the rows passed as one row (transformers' SDPA function would copy it to every row in each layer).
 
 Each one is taken only in eager mode: under `torch.compile`, `torch.export` and tracing, the model runs
 its plain path (transformers' attention functions, `nn.Dropout`), which has no data-dependent branch.
@@ -63,12 +65,24 @@ class FastDropout(nn.Dropout):
 
 
 class Packing:
-    """Where the kept tokens of a padded batch sit (any padding side), and the key mask of the batch."""
+    """Where the kept tokens of a padded batch sit (any padding side), the key mask of the batch, and the
+    position bias with that mask in, when the scheme has a bias."""
 
     def __init__(self, attention_mask):
         self.shape = attention_mask.shape
         self.index = attention_mask.flatten().nonzero().squeeze(1)
         self.key_mask = attention_mask[:, None, None, :].bool()  # batch × 1 × 1 × length: SDPA's cheapest
+        self.bias_holds_mask = False
+
+    def mask_bias(self, kwargs):
+        """The position bias in `kwargs`, if any, replaced by the bias at kept keys and the dtype's minimum
+        at padded ones: what transformers' SDPA function combines from the bias and the key mask in every
+        layer, built here once per forward for every layer. It stays in `kwargs` (the model hands it to
+        each layer as an input, which reentrant activation checkpointing differentiates)."""
+        bias = kwargs.get("position_bias")
+        if bias is not None:
+            kwargs["position_bias"] = torch.where(self.key_mask, bias, torch.finfo(bias.dtype).min)
+            self.bias_holds_mask = True
 
     def pack(self, hidden_states):
         """(batch, length, ...) -> (1, kept tokens, ...)."""
@@ -111,7 +125,10 @@ def packed_attention(attention, packing):
         query, key, value = (
             packing.unpack(states.squeeze(0).transpose(0, 1)).transpose(1, 2) for states in (query, key, value)
         )
-        output, weights = attention(module, query, key, value, packing.key_mask, **kwargs)
+        mask = packing.key_mask
+        if packing.bias_holds_mask:  # the bias with the key mask in it: no mask beside it
+            kwargs["position_bias"], mask = kwargs["position_bias"].to(query.dtype), None
+        output, weights = attention(module, query, key, value, mask, **kwargs)
         return packing.pack(output), weights  # output: batch × length × heads × head_dim
 
     return forward
@@ -157,11 +174,22 @@ def float32_attention(attention):
     return forward
 
 
+def unexpand_shared_bias(kwargs):
+    """A position bias that every row shares (the model's batch-expanded view) as its one row: SDPA and the
+    eager functions broadcast it, where transformers' SDPA function copies the expanded view to a
+    batch × heads × length² tensor in every layer (`.contiguous()`)."""
+    bias = kwargs.get("position_bias")
+    if bias is not None and bias.shape[0] > 1 and bias.stride(0) == 0:
+        kwargs["position_bias"] = bias[:1]
+
+
 def fast_attention(attention, module, query, kwargs):
     """The attention function to call: `attention` itself under compile/export/tracing and off the CPU;
     in eager mode on CPU, with attention dropout in training, half-precision inputs and unpadding handled
     by the functions above."""
     packing = kwargs.pop("packing", None)
+    if packing is None and module.config._attn_implementation in ("sdpa", "eager") and not tracing():
+        unexpand_shared_bias(kwargs)
     if query.device.type == "cpu" and not tracing():
         weights_asked = kwargs.get("output_attentions", module.config.output_attentions)
         if module.training and module.config.attention_probs_dropout_prob > 0 and not weights_asked:

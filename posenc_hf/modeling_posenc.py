@@ -143,7 +143,11 @@ class PosEncLayer(GradientCheckpointingLayer):
         self.feed_forward_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = FastDropout(config.hidden_dropout_prob)
 
-    def forward(self, hidden_states, attention_mask=None, **kwargs):
+    def forward(self, hidden_states, attention_mask=None, position_bias=None, **kwargs):
+        """`position_bias` comes positionally, so that activation checkpointing with `use_reentrant=True`
+        differentiates it as an input: as a keyword argument, every layer's recomputation would backpropagate
+        into the one graph that built it (a learned bias: t5, fire, kerple), which fails from the second layer."""
+        kwargs["position_bias"] = position_bias
         if self.pre_norm:
             attended, _ = self.attention(self.attention_norm(hidden_states), attention_mask, **kwargs)
             hidden_states = hidden_states + self.dropout(attended)
@@ -277,10 +281,12 @@ class PosEncModel(PosEncPreTrainedModel):
         if packing is not None:  # attention then re-pads with the batch's own key mask
             hidden_states, kwargs["packing"], mask = packing.pack(hidden_states), packing, None
             packing.pack_rotary(kwargs)
+            packing.mask_bias(kwargs)
         else:
             mask = create_bidirectional_mask(self.config, hidden_states, attention_mask)
+        position_bias = kwargs.pop("position_bias", None)
         for layer in self.layers:
-            hidden_states = layer(hidden_states, mask, **kwargs)
+            hidden_states = layer(hidden_states, mask, position_bias, **kwargs)
         hidden_states = self.final_norm(hidden_states)
         if packing is not None:
             hidden_states = packing.unpack(hidden_states)

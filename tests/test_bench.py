@@ -10,10 +10,23 @@ import pytest
 import torch
 from transformers import BertForSequenceClassification
 
-from bench import decisions, flops, memory, profiling, report, routes, run, scaling
-from bench.models import MODELS, PAD_FRACTION, SMOKE_SHAPES, build, dropouts, make_batch, pad_fraction
+from bench import decisions, flops, memory, positions, profiling, report, routes, run, scaling
+from bench.models import (
+    MODELS,
+    PAD_FRACTION,
+    SHAPES,
+    SMOKE_SHAPES,
+    X_TRANSFORMERS_PEERS,
+    build,
+    build_x_transformers,
+    dropouts,
+    make_batch,
+    pad_fraction,
+    x_transformers_schemes,
+)
 from bench.timing import interleaved, paired_ratio, summary, throughput
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
 
 TINY = SMOKE_SHAPES["tiny"]
 REPEATS, BLOCK_S = 2, 0.0  # one call per timed block
@@ -36,6 +49,10 @@ def has_onnx():
     except ImportError:
         return False
     return True
+
+
+def has_x_transformers():
+    return positions.has_x_transformers()
 
 
 # --- models and batches -----------------------------------------------------------------------
@@ -210,6 +227,109 @@ def test_memory_reports_inference_and_training_peaks():
     assert set(peaks) == {"infer_mb", "train_mb"} and all(math.isfinite(value) for value in peaks.values())
 
 
+# --- position schemes -------------------------------------------------------------------------------
+
+
+def test_scheme_shapes_are_the_training_configs():
+    shapes = positions.scheme_shapes()
+    assert list(shapes) == ["subject", "sentiment"]
+    assert shapes["subject"].asdict() == SHAPES["subject"].asdict()  # the main comparison's subject shape
+    sentiment = shapes["sentiment"]  # configs/sentiment.yaml: max_length 64, batch 32, hidden 128, 3 layers
+    assert (sentiment.seq, sentiment.batch, sentiment.hidden_size, sentiment.num_hidden_layers) == (64, 32, 128, 3)
+    assert (sentiment.num_attention_heads, sentiment.ffn, sentiment.vocab_size) == (8, 512, 8000)
+
+
+@pytest.mark.parametrize("scheme", x_transformers_schemes(flash=False))
+def test_the_x_transformers_peer_has_our_sizes_and_dropouts_and_masks_padding(scheme):
+    pytest.importorskip("x_transformers", reason="the peer rows need pip install 'posenc_hf[research]'")
+    peer, ours = build_x_transformers(TINY, scheme), build("posenc_default", TINY, position_embedding_type=scheme)
+    hidden = TINY.hidden_size
+    ours_linears = []
+    for module in ours.modules():
+        if isinstance(module, torch.nn.Linear):  # ours fuses q, k and v in one (3 × hidden) projection
+            fused = tuple(module.weight.shape) == (3 * hidden, hidden)
+            ours_linears += [(hidden, hidden)] * 3 if fused else [tuple(module.weight.shape)]
+    peer_linears = [tuple(m.weight.shape) for m in peer.modules() if isinstance(m, torch.nn.Linear)]
+    assert sorted(peer_linears) == sorted(ours_linears)  # same hidden, layers, feed-forward width, labels
+    assert (TINY.intermediate_size, hidden) in peer_linears
+    tables = {tuple(m.weight.shape) for m in peer.modules() if isinstance(m, torch.nn.Embedding)}
+    assert ((TINY.seq, TINY.hidden_size) in tables) == (scheme == "learned")  # the absolute table: learned only
+    config = PosEncConfig()
+    assert dropouts(peer)["hidden"] == config.hidden_dropout_prob
+    assert dropouts(peer)["attention"] == config.attention_probs_dropout_prob
+    batch = make_batch(TINY, padded=True)
+    changed = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, 7)  # other tokens at the padding
+    peer.eval()
+    with torch.no_grad():
+        logits = peer(batch["input_ids"], batch["attention_mask"]).logits
+        assert logits.shape == (TINY.batch, TINY.num_labels)
+        assert torch.allclose(peer(changed, batch["attention_mask"]).logits, logits, atol=1e-5)
+    peer.train()
+    peer(**batch).loss.backward()
+    assert all(p.grad is not None for p in peer.parameters() if p.requires_grad)
+
+
+def test_scheme_rows_cover_every_scheme_and_each_peer_scheme():
+    rows = positions.compare_schemes(TINY, True, REPEATS, BLOCK_S, "cpu")
+    peers = {peer: x_transformers_schemes(flash) for peer, flash in X_TRANSFORMERS_PEERS.items()}
+    expected = [("posenc", scheme) for scheme in POSITION_EMBEDDING_TYPES]
+    if has_x_transformers():
+        expected += [(peer, scheme) for peer, schemes in peers.items() for scheme in schemes]
+    assert [(row["implementation"], row["scheme"]) for row in rows] == expected
+    for row in rows:
+        assert (row["shape"], row["padded"]) == ("tiny", True) and row["parameters"] > 0
+        for mode in ("train", "infer"):
+            assert set(row[f"{mode}_samples_per_s"]) == STATS_KEYS and row[f"{mode}_samples_per_s"]["n"] == REPEATS
+            if row["scheme"] == "learned":  # each implementation's reference: a ratio of 1 in every repeat
+                assert row[f"{mode}_cost_vs_learned"]["max"] == row[f"{mode}_cost_vs_learned"]["min"] == 1.0
+        if row["implementation"] == "posenc":
+            shared = {peer for peer, schemes in peers.items() if row["scheme"] in schemes and has_x_transformers()}
+            assert set(row["speed_vs_peers"]) == shared, row["scheme"]
+            assert all(set(ratios) == {"train", "infer"} for ratios in row["speed_vs_peers"].values())
+        else:
+            assert "speed_vs_peers" not in row
+
+
+def test_scheme_targets_bound_each_cost_and_the_lead_at_the_first_shape():
+    def row(scheme, cost, lead=None, shape="subject", implementation="posenc"):
+        peers = {} if lead is None else {positions.LEAD_PEER: {m: {"median": lead} for m in ("train", "infer")}}
+        costs = {f"{m}_cost_vs_learned": {"median": cost} for m in ("train", "infer")}
+        return {"shape": shape, "padded": True, "implementation": implementation, "scheme": scheme, **costs,
+                "speed_vs_peers": peers}  # fmt: skip
+
+    rows = [row("learned", 1.0, lead=4.2), row("t5", 1.31, lead=2.4), row("none", 1.3)]
+    rows += [row("fire", 9.0, shape="sentiment"), row("alibi", 9.0, implementation="x_transformers")]  # not checked
+    checks = {(c["scheme"], c["mode"], c["target"]): c["met"] for c in positions.check_targets(rows, "subject")}
+    assert checks == {
+        ("learned", "train", "cost vs learned"): True,
+        ("learned", "infer", "cost vs learned"): True,
+        ("learned", "train", "lead over x-transformers"): True,  # 4.2 ≥ 2.5
+        ("learned", "infer", "lead over x-transformers"): True,  # 4.2 ≥ 4.1
+        ("t5", "train", "cost vs learned"): False,  # 1.31 > 1.3
+        ("t5", "infer", "cost vs learned"): False,
+        ("t5", "train", "lead over x-transformers"): False,  # 2.4 < 2.5
+        ("t5", "infer", "lead over x-transformers"): False,
+        ("none", "train", "cost vs learned"): True,  # at the bound is met
+        ("none", "infer", "cost vs learned"): True,
+    }
+
+
+def test_positions_command_writes_its_results_and_report(tmp_path):
+    results = positions.main(["--smoke", "--out", str(tmp_path)])
+    assert {"cpu_capability", "torch_threads"} <= set(results["machine"])
+    assert set(results["matmul_peak_gflops"]) == {"size", "before", "after", "median"}
+    assert results["shapes"] == {"tiny": TINY.asdict()}
+    assert {(row["padded"], row["scheme"]) for row in results["positions"]["rows"]} == {
+        (padded, scheme) for padded in (True, False) for scheme in POSITION_EMBEDDING_TYPES
+    }
+    assert json.loads((tmp_path / "positions.json").read_text()) == json.loads(json.dumps(results))
+    text = (tmp_path / "positions.md").read_text()
+    assert text == positions.markdown(results)
+    assert "## Machine" in text and "fp32 matmul peak" in text and "## Position schemes" in text
+    for scheme in POSITION_EMBEDDING_TYPES:
+        assert f"| posenc | {scheme} |" in text, scheme
+
+
 # --- the command -----------------------------------------------------------------------------------
 
 
@@ -219,7 +339,7 @@ def test_smoke_command_writes_results_report_profile_and_plot(tmp_path, monkeypa
     results = run.main(["--smoke", "--out", str(tmp_path)])
     assert set(results) == {
         *("machine", "settings", "shapes", "matmul_peak_gflops", "results", "ratios", "targets", "decisions"),
-        *("compile", "inference_routes", "scaling", "profile", "wall_s"),
+        *("compile", "inference_routes", "positions", "scaling", "profile", "wall_s"),
     }
     assert {"cpu", "logical_cores", "torch", "transformers", "torch_threads"} <= set(results["machine"])
     assert results["settings"]["smoke"] is True and results["machine"]["torch_threads"] == 1
@@ -236,12 +356,16 @@ def test_smoke_command_writes_results_report_profile_and_plot(tmp_path, monkeypa
         (padded, target) for padded in (True, False) for target in run.TARGETS
     ]
     assert results["compile"] is None  # not in a smoke run
+    assert {(row["shape"], row["scheme"]) for row in results["positions"]["rows"]} == {
+        ("tiny", scheme) for scheme in POSITION_EMBEDDING_TYPES
+    }
     assert set(results["profile"]) == set(MODELS)
     written = {path.name: path for path in tmp_path.iterdir()}
     assert set(written) == {"results.json", "results.md", "profile.md", "scaling.png"}
     assert json.loads(written["results.json"].read_text()) == json.loads(json.dumps(results))
     assert written["results.md"].read_text() == report.markdown(results)
     assert written["profile.md"].read_text().startswith("# Training-step profiles")
-    for heading in ("## Machine", "## Speed against BERT", "## Per model", "## Decisions", "## Inference routes"):
+    headings = ("## Machine", "## Speed against BERT", "## Per model", "## Decisions", "## Inference routes")
+    for heading in (*headings, "## Position schemes"):
         assert heading in written["results.md"].read_text(), heading
     assert written["scaling.png"].read_bytes()[:8] == PNG_SIGNATURE

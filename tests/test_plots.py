@@ -171,7 +171,7 @@ def test_a_distance_only_bias_is_plotted_at_key_minus_query(kind):
     model = tiny_model(kind)
     module = model.get_position_embeddings()
     for head, (distances, values) in enumerate(drawn_lines(bias_figure(model)).values()):
-        for d, value in zip(distances, values):
+        for d, value in zip(distances, values, strict=True):
             query, key = (0, int(d)) if d >= 0 else (int(-d), 0)
             pair = module.bias(torch.tensor([[query, key]]), None)[0, head, 0, 1].item()
             assert value == pytest.approx(pair, abs=1e-6)
@@ -179,7 +179,7 @@ def test_a_distance_only_bias_is_plotted_at_key_minus_query(kind):
 
 def test_alibi_lines_are_minus_slope_times_distance():
     model = tiny_model("alibi")
-    for (distances, values), slope in zip(drawn_lines(bias_figure(model)).values(), (2**-4, 2**-8)):
+    for (distances, values), slope in zip(drawn_lines(bias_figure(model)).values(), (2**-4, 2**-8), strict=True):
         assert values == pytest.approx((-slope * abs(distances)).tolist())
 
 

@@ -1,4 +1,4 @@
-"""transformers' own common model tests, run against the PosEnc models.
+"""transformers' own common model tests, run against the PosEnc models, for every position scheme.
 
 The same structure transformers holds BERT to (`tests/models/bert/test_modeling_bert.py`): a model
 tester that builds a tiny config and inputs, a test class on `ModelTesterMixin`, and `ConfigTester`.
@@ -12,6 +12,19 @@ Without them this module skips, or fails when `CI=true`.
 Tests that cannot apply to an encoder-only, non-generative text model are skipped below with a
 reason each; most of the others (GPU, flash attention, DeepSpeed, multi-GPU, vision/audio) skip
 themselves through transformers' own `require_*` decorators.
+
+One class per scheme (`position_embedding_type`). `PosEncModelTest` (learned) runs every common test,
+in 31 s on 2 cores; all of them for each of the eight schemes would take 4 minutes of a suite that must
+stay under 15. So the seven others run the tests that read what a scheme computes or the tensors it
+adds (`PER_SCHEME`): forward passes and heads, attention weights and hidden states, batching,
+padding and eager-SDPA equivalence, inputs_embeds, save/load, weight initialisation (T5's bucket
+table, FIRE's MLP, KERPLE's kernel, the buffers of sinusoidal, rotary and ALiBi), training and
+gradient checkpointing, and RoPE scaling for rotary, together 5-7 s each. The rest
+(`SAME_FOR_EVERY_SCHEME`) skip with the reason they cannot differ between schemes: they exercise how
+transformers loads, casts and ties weights, which attention function it picks, the token embeddings,
+or class attributes, none of which reads `position_embedding_type`. A test that a newer transformers
+adds, and this module does not sort, runs for every scheme. For each scheme that has no table (all
+but learned and sinusoidal) the table-resizing test skips, and the RoPE tests run for rotary only.
 """
 
 import os
@@ -60,6 +73,9 @@ from transformers.models.auto import modeling_auto  # noqa: E402
 from transformers.testing_utils import torch_device  # noqa: E402
 
 from posenc_hf import PosEncConfig, PosEncForMaskedLM, PosEncForSequenceClassification, PosEncModel  # noqa: E402
+from posenc_hf.attention_positions_posenc import PosEncRotaryEmbedding  # noqa: E402
+from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES  # noqa: E402
+from posenc_hf.positions_posenc import POSITION_EMBEDDINGS  # noqa: E402
 
 # transformers' tests pick a class's role (base model, sequence classifier, masked LM: which labels
 # to build, what to train) by its name in these tables, where an in-library model is listed.
@@ -95,6 +111,7 @@ class PosEncModelTester:
         initializer_range=0.02,
         num_labels=3,
         pad_token_id=0,
+        position_embedding_type="learned",
         scope=None,
     ):
         self.parent = parent
@@ -115,6 +132,7 @@ class PosEncModelTester:
         self.initializer_range = initializer_range
         self.num_labels = num_labels
         self.pad_token_id = pad_token_id
+        self.position_embedding_type = position_embedding_type
         self.scope = scope
 
     def padding_mask(self):
@@ -160,6 +178,7 @@ class PosEncModelTester:
             initializer_range=self.initializer_range,
             num_labels=self.num_labels,
             pad_token_id=self.pad_token_id,
+            position_embedding_type=self.position_embedding_type,
         )
 
     def create_and_check_model(self, config, input_ids, input_mask, sequence_labels, token_labels):
@@ -195,7 +214,11 @@ class PosEncModelTester:
         return config, inputs_dict
 
 
-class PosEncModelTest(ModelTesterMixin, unittest.TestCase):
+class PosEncCommonTests(ModelTesterMixin):
+    """The common tests for one position scheme (`position_embedding_type`); not a `TestCase` itself, so
+    that only the classes made from it below are collected."""
+
+    position_embedding_type = "learned"
     all_model_classes = (PosEncModel, PosEncForSequenceClassification, PosEncForMaskedLM)
     # The models implement `get_position_embeddings` / `resize_position_embeddings`.
     test_resize_position_embeddings = True
@@ -218,9 +241,17 @@ class PosEncModelTest(ModelTesterMixin, unittest.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.model_tester = PosEncModelTester(self)
-        # BERT's odd hidden_size, with one head: PosEncConfig refuses a size its heads do not divide
-        self.config_tester = ConfigTester(self, config_class=PosEncConfig, hidden_size=37, num_attention_heads=1)
+        self.model_tester = PosEncModelTester(self, position_embedding_type=self.position_embedding_type)
+        # BERT's odd hidden_size, with one head: PosEncConfig refuses a size its heads do not divide (and, for
+        # rotary, which rotates pairs of dimensions, an odd head size)
+        hidden_size = 38 if self.position_embedding_type == "rotary" else 37
+        self.config_tester = ConfigTester(
+            self,
+            config_class=PosEncConfig,
+            hidden_size=hidden_size,
+            num_attention_heads=1,
+            position_embedding_type=self.position_embedding_type,
+        )
 
     def test_config(self):
         self.config_tester.run_common_tests()
@@ -311,3 +342,152 @@ class PosEncModelTest(ModelTesterMixin, unittest.TestCase):
     @unittest.skip(reason=NOT_MULTIMODAL)
     def test_get_video_features_attentions(self):
         pass
+
+    def test_model_rope_scaling_frequencies(self):
+        """transformers' test finds a RoPE module by its name (`rotary_emb`) and calls it for (cos, sin).
+        PosEnc's sits where every scheme does, at `embeddings.position_embeddings`, and returns them from
+        `rotation`: the test reads it under that name."""
+
+        class RotaryEmb(PosEncRotaryEmbedding):
+            forward = PosEncRotaryEmbedding.rotation
+
+        build = PosEncModel.__init__
+
+        def init(model, config):
+            build(model, config)
+            model.named_modules = lambda *args, **kwargs: iter([("rotary_emb", RotaryEmb(config))])
+
+        with mock.patch.object(PosEncModel, "__init__", init):
+            super().test_model_rope_scaling_frequencies()
+
+
+# ----------------------------------------------------------------------------------------------
+# One test class per position scheme.
+
+PER_SCHEME = (  # the tests that read what the scheme computes, or the parameters and buffers it adds
+    "test_config",
+    "test_model",
+    "test_for_sequence_classification",
+    "test_for_masked_lm",
+    "test_attention_outputs",
+    "test_hidden_states_output",
+    "test_retain_grad_hidden_states_attentions",
+    "test_batching_equivalence",
+    "test_determinism",
+    "test_model_outputs_equivalence",
+    "test_inputs_embeds",
+    "test_inputs_embeds_matches_input_ids",
+    "test_save_load",
+    "test_torch_save_load",
+    "test_can_init_all_missing_weights",
+    "test_init_weights_can_init_buffers",
+    "test_can_be_initialized_on_meta",
+    "test_all_tensors_are_parameter_or_buffer",
+    "test_from_pretrained_no_checkpoint",
+    "test_correct_missing_keys",
+    "test_can_load_with_device_context_manager",
+    "test_can_load_with_global_device_set",
+    "test_training",
+    "test_training_gradient_checkpointing",
+    "test_training_gradient_checkpointing_use_reentrant_false",
+    "test_training_gradient_checkpointing_use_reentrant_true",
+    "test_resize_position_vector_embeddings",
+    "test_flex_attention_with_grads",  # these three need an accelerator, and skip themselves without one
+    "test_torch_compile_for_training",
+    "test_sdpa_can_compile_dynamic",
+)
+PER_SCHEME_FAMILIES = ("test_eager_matches_sdpa_inference_", "test_model_rope_")
+
+SAME_FOR_EVERY_SCHEME = {  # reason: names (or name beginnings) of the tests that run for learned only
+    "loads, places, casts or ties weights as it does any tensor, whichever scheme holds it (the init and save/load "
+    "tests run per scheme)": (
+        "test_load_",
+        "test_can_load_",
+        "test_cannot_load_",
+        "test_can_use_safetensors",
+        "test_base_model_prefix_loads_base_weights",
+        "test_model_weights_reload_no_missing_tied_weights",
+        "test_save_load_keys_to_ignore_on_save",
+        "test_reverse_loading_mapping",
+        "test_tied_weights",
+        "test_bc_torch_dtype",
+        "test_keep_in_fp32",
+        "test_cpu_offload",
+        "test_disk_offload",
+        "test_model_parallelism",
+        "test_tp_plan",
+    ),
+    "picks the attention function, before any position reaches it (eager and SDPA are compared per scheme)": (
+        "test_can_set_attention_dynamically",
+        "test_config_attn_implementation_setter",
+        "test_attn_implementation_composite_models",
+        "test_sdpa_can_dispatch",
+        "test_flash_attn_",
+        "test_kernels",
+        "test_eager_matches_batched_and_grouped_inference",
+    ),
+    "reads the token embeddings and their tied decoder only": (
+        "test_resize_tokens_embeddings",
+        "test_resize_embeddings_untied",
+        "test_model_get_set_embeddings",
+        "test_enable_input_require_grads",
+    ),
+    "checks class attributes, flags, losses or output plumbing, which no position field changes": (
+        "test_model_is_small",
+        "test_num_layers_is_small",
+        "test_model_main_input_name",
+        "test_internal_model_config_and_subconfig_are_same",
+        "test_format_of_can_record_outputs",
+        "test_capture_outputs_decorator",
+        "test_can_capture_specific_layers_hidden_states",
+        "test_model_forward_default_config_values",
+        "test_gradient_checkpointing_",
+        "test_peft_gradient_checkpointing",
+        "test_generation_tester_mixin_inheritance",
+        "test_problem_types",
+        "test_feed_forward_chunking",
+        "test_causal_lm_loss_honors_shift_labels",
+        "test_encoder_decoder_loss_no_double_shift",
+    ),
+}
+
+
+def skip_reason(kind, name, full):
+    """Why the test `name` does not run for the scheme `kind` (`full`: its class runs every common test),
+    or None when it runs."""
+    if name.startswith("test_model_rope_") and kind != "rotary":
+        return f"No RoPE in {kind}: rope_parameters configure position_embedding_type='rotary' only"
+    if name == "test_resize_position_vector_embeddings" and not POSITION_EMBEDDINGS[kind].has_table:
+        return f"No position table in {kind}: resizing only records max_position_embeddings (test_schemes.py)"
+    if full or name in PER_SCHEME or name.startswith(PER_SCHEME_FAMILIES):
+        return None
+    for reason, names in SAME_FOR_EVERY_SCHEME.items():
+        if name.startswith(names):
+            return f"Same for every scheme (run for learned): it {reason}"
+    return None  # a test a newer transformers adds runs for every scheme until it is sorted here
+
+
+def skipped(reason):
+    @unittest.skip(reason=reason)
+    def test(self, *args):
+        pass
+
+    return test
+
+
+def scheme_test_class(kind, full=False):
+    """A `TestCase` of the common tests for `kind`: with `full` all of them, else those in `PER_SCHEME`
+    (and any test this module does not sort), the others skipped naming why they cannot differ."""
+    namespace = {"position_embedding_type": kind}
+    for name in dir(PosEncCommonTests):
+        test = getattr(PosEncCommonTests, name)
+        if name.startswith("test_") and callable(test) and (reason := skip_reason(kind, name, full)) is not None:
+            namespace[name] = skipped(reason)
+    name = "PosEncModelTest" if full else f"PosEnc{kind.capitalize()}ModelTest"
+    return type(name, (PosEncCommonTests, unittest.TestCase), {"__module__": __name__, **namespace})
+
+
+PosEncModelTest = scheme_test_class("learned", full=True)
+for _kind in POSITION_EMBEDDING_TYPES:
+    if _kind != "learned":
+        globals()[f"PosEnc{_kind.capitalize()}ModelTest"] = scheme_test_class(_kind)
