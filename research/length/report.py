@@ -1,0 +1,174 @@
+"""docs/length_generalization.md and its plots, from the stored results of `python -m research.length`."""
+
+from collections import defaultdict
+from statistics import mean, pstdev
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+TARGET_POINTS = 10.0  # Ruoss et al.: randomized beats plain by +12.0 points mean at unseen lengths
+
+
+def variant(record, mode):
+    """The row a record's scores (in evaluation `mode`) belong to, e.g. "ours learned, randomized (sampled)"."""
+    who = "x-transformers" if record["implementation"] == "x_transformers" else "ours"
+    name = f"{who} {record['scheme']}"
+    return f"{name}, randomized ({mode} eval)" if record["randomized"] else name
+
+
+def split_means(scores, train_max_length):
+    """(in-distribution, unseen-length) mean accuracy of one run's {length: accuracy}."""
+    seen = [value for length, value in scores.items() if int(length) <= train_max_length]
+    unseen = [value for length, value in scores.items() if int(length) > train_max_length]
+    return mean(seen), mean(unseen)
+
+
+def summarise(results):
+    """{task: {variant: {"in": [per seed], "out": [per seed], "curve": {length: mean over seeds}}}}."""
+    limit = results["plan"]["train_max_length"]
+    table = defaultdict(lambda: defaultdict(lambda: {"in": [], "out": [], "curves": []}))
+    for record in results["records"]:
+        for mode, scores in record["accuracy_by_length"].items():
+            cell = table[record["task"]][variant(record, mode)]
+            seen, unseen = split_means(scores, limit)
+            cell["in"].append(seen)
+            cell["out"].append(unseen)
+            cell["curves"].append({int(length): value for length, value in scores.items()})
+    return table
+
+
+def percent(values):
+    spread = f" ± {100 * pstdev(values):.1f}" if len(values) > 1 else ""
+    return f"{100 * mean(values):.1f}{spread}"
+
+
+def results_table(table):
+    variants = sorted({name for cells in table.values() for name in cells}, key=variant_order)
+    tasks = list(table)
+    header = "| position scheme | " + " | ".join(f"{task}: seen / unseen" for task in tasks) + " | mean unseen |"
+    lines = [header, "|---|" + "---|" * (len(tasks) + 1)]
+    for name in variants:
+        cells = [table[task].get(name) for task in tasks]
+        row = [f"{percent(c['in'])} / {percent(c['out'])}" if c else "—" for c in cells]
+        unseen = [mean(c["out"]) for c in cells if c]
+        lines.append(f"| {name} | " + " | ".join(row) + f" | {100 * mean(unseen):.1f} |")
+    return "\n".join(lines)
+
+
+def variant_order(name):
+    return (name.startswith("x-transformers"), name.split(",")[0], name)
+
+
+def mean_unseen(table, name):
+    values = [mean(cells[name]["out"]) for cells in table.values() if name in cells]
+    return 100 * mean(values) if values else None
+
+
+def verdicts(table):
+    """The randomized-against-plain comparison per scheme, and ours against x-transformers in distribution."""
+    lines = []
+    schemes = sorted(
+        {name.split(",")[0].removeprefix("ours ") for c in table.values() for name in c if name.startswith("ours")}
+    )
+    for scheme in schemes:
+        plain = mean_unseen(table, f"ours {scheme}")
+        for mode in ("sampled", "ordered"):
+            randomized = mean_unseen(table, f"ours {scheme}, randomized ({mode} eval)")
+            if plain is None or randomized is None:
+                continue
+            gain = randomized - plain
+            met = "meets" if gain >= TARGET_POINTS else "misses"
+            lines.append(
+                f"- {scheme}, randomized ({mode} eval) against plain: {randomized:.1f} % against {plain:.1f} % mean "
+                f"accuracy at unseen lengths, {gain:+.1f} points ({met} the paper's ≥ {TARGET_POINTS:g})."
+            )
+    for task, cells in table.items():
+        for name, cell in cells.items():
+            if not name.startswith("x-transformers"):
+                continue
+            ours = cells.get("ours" + name.removeprefix("x-transformers"))
+            if ours:
+                lines.append(
+                    f"- {task}, {name.removeprefix('x-transformers ')} in distribution: ours {percent(ours['in'])} %, "
+                    f"x-transformers {percent(cell['in'])} %."
+                )
+    return "\n".join(lines)
+
+
+def plot_curves(table, train_max_length, path):
+    """Accuracy against length, one panel per task, one line per variant (mean over seeds)."""
+    tasks = list(table)
+    figure, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 4), squeeze=False)
+    for axis, task in zip(axes[0], tasks, strict=True):
+        for name in sorted(table[task], key=variant_order):
+            curves = table[task][name]["curves"]
+            lengths = sorted(curves[0])
+            values = [mean(curve[n] for curve in curves) for n in lengths]
+            style = "--" if "randomized" in name else ":" if name.startswith("x-") else "-"
+            axis.plot(lengths, values, style, label=name, linewidth=1)
+        axis.axvline(train_max_length + 0.5, color="grey", linewidth=0.8)
+        axis.set(title=task, xlabel="length (symbols)", ylabel="accuracy", ylim=(0, 1.02))
+    axes[0][-1].legend(fontsize=6, loc="lower left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def plot_unseen(table, path):
+    """Mean accuracy at unseen lengths over the tasks, per variant."""
+    names = sorted({name for c in table.values() for name in c}, key=variant_order)
+    values = [mean_unseen(table, name) for name in names]
+    figure, axis = plt.subplots(figsize=(7, 0.28 * len(names) + 1))
+    axis.barh(
+        range(len(names)),
+        values,
+        color=["C1" if "randomized" in n else "C2" if n.startswith("x-") else "C0" for n in names],
+    )
+    axis.set_yticks(range(len(names)), names, fontsize=7)
+    axis.invert_yaxis()
+    axis.set(xlabel="mean accuracy at unseen lengths (%)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_report(results, out):
+    """Write <out>/length_generalization.md and its plots; returns the document's path."""
+    plan, folder = results["plan"], out / "length_generalization"
+    folder.mkdir(parents=True, exist_ok=True)
+    table = summarise(results)
+    plot_curves(table, plan["train_max_length"], folder / "accuracy_by_length.png")
+    plot_unseen(table, folder / "unseen_accuracy.png")
+    seeds = sorted({r["seed"] for r in results["records"]})
+    text = f"""# Length generalisation: which position encoding to pick
+
+Generated by `python -m research.length{" --quick" if results["mode"] == "quick" else ""}` from
+`length_generalization/results.json` (`--report_only` rewrites this file from it).
+
+Setting (Ruoss et al. 2023's, scaled to a CPU): each model trains {plan["steps"]} steps of batch {plan["batch_size"]}
+(a fresh text each time) on lengths 1–{plan["train_max_length"]} and is scored on {plan["test_rows_per_length"]} texts
+at every length 1–{plan["test_max_length"]}: "seen" is the mean accuracy over lengths 1–{plan["train_max_length"]},
+"unseen" over {plan["train_max_length"] + 1}–{plan["test_max_length"]}. Hidden {plan["hidden_size"]},
+{plan["num_attention_heads"]} heads, {plan["num_hidden_layers"]} layers, learning rate {plan["learning_rate"]:g},
+`max_position_embeddings` {plan["max_position_embeddings"]}, `PosEncConfig`'s defaults otherwise; x-transformers'
+Encoder at the same size with its own defaults and mean pooling. Seeds: {", ".join(map(str, seeds))}
+(± is the spread over seeds). {len(results["records"])} runs, {results["workers"]} workers,
+{results["wall_seconds"] / 60:.0f} min on {results["machine"]}.
+
+## Results (accuracy, %)
+
+{results_table(table)}
+
+![accuracy against length](length_generalization/accuracy_by_length.png)
+
+![mean accuracy at unseen lengths](length_generalization/unseen_accuracy.png)
+
+## Verdicts
+
+{verdicts(table)}
+"""
+    path = out / "length_generalization.md"
+    path.write_text(text)
+    return path

@@ -1,0 +1,194 @@
+"""One point of the length study: a task, a position scheme (ours, or x-transformers' as the outside
+reference), plain or randomized positions, a seed; trained with `Trainer` on lengths 1..N and scored at
+every length 1..M.
+
+The data path is the package's: texts of words, a WordPiece tokenizer trained on the train texts
+(`train_tokenizer`, `model_max_length` room for the longest test text), token ids (`tasks.tokenize`),
+`DataCollatorWithPadding`, `PosEncForSequenceClassification` and `Trainer`. The train split is a fresh
+sample for every step (steps × batch texts, the paper's setting: no text is seen twice).
+"""
+
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from functools import cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+from posenc_hf.tasks import tokenize
+from posenc_hf.tokenization import train_tokenizer
+
+from .tasks import TASKS, make_split
+
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+X_TRANSFORMERS_OPTIONS = {  # our scheme -> x-transformers' Encoder option for it
+    "learned": {},
+    "rotary": {"rotary_pos_emb": True},
+    "alibi": {"alibi_pos_bias": True},
+    "t5": {"rel_pos_bias": True},
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    task: str
+    scheme: str
+    randomized: bool
+    seed: int
+    implementation: str = "posenc"  # or "x_transformers"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and budget of the study (the issue's setting: hidden 64, 4 heads, 3 layers, batch 64, lr 1e-3,
+    train lengths 1-40, test 41-100)."""
+
+    train_max_length: int = 40
+    test_max_length: int = 100
+    steps: int = 2500
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    hidden_size: int = 64
+    num_attention_heads: int = 4
+    num_hidden_layers: int = 3
+    max_position_embeddings: int = 128  # room for the longest test text and the randomized draws
+    test_rows_per_length: int = 10
+
+    @property
+    def train_lengths(self):
+        return range(1, self.train_max_length + 1)
+
+    @property
+    def test_lengths(self):
+        return range(1, self.test_max_length + 1)
+
+
+@cache
+def prepare_data(task_name, seed, plan):
+    """Tokenizer, tokenized train split (steps × batch texts) and test split (every length 1..M)."""
+    task = TASKS[task_name]
+    train = make_split(task, plan.train_lengths, plan.steps * plan.batch_size, seed)
+    rows = plan.test_rows_per_length * len(plan.test_lengths)
+    test = make_split(task, plan.test_lengths, rows, 10_000 + seed)
+    tokenizer = train_tokenizer(train["text"][:10_000], vocab_size=64, model_max_length=plan.max_position_embeddings)
+    tokenized = {name: tokenize(split, tokenizer) for name, split in (("train", train), ("test", test))}
+    return tokenizer, tokenized
+
+
+def posenc_model(point, plan, vocab_size):
+    config = PosEncConfig(
+        vocab_size=vocab_size,
+        hidden_size=plan.hidden_size,
+        num_attention_heads=plan.num_attention_heads,
+        num_hidden_layers=plan.num_hidden_layers,
+        max_position_embeddings=plan.max_position_embeddings,
+        position_embedding_type=point.scheme,
+        randomize_positions=point.randomized,
+        num_labels=TASKS[point.task].num_labels,
+    )
+    return PosEncForSequenceClassification(config)
+
+
+class XTransformersClassifier(nn.Module):
+    """x-transformers' `TransformerWrapper(Encoder(...))` with mean pooling, called as a transformers
+    classifier is (`input_ids`, `attention_mask`, `labels` -> `.loss`, `.logits`): its defaults otherwise
+    (pre-norm, no dropout), the size and the classes of the point."""
+
+    def __init__(self, point, plan, vocab_size):
+        super().__init__()
+        from x_transformers import Encoder, TransformerWrapper
+
+        encoder = Encoder(
+            dim=plan.hidden_size,
+            depth=plan.num_hidden_layers,
+            heads=plan.num_attention_heads,
+            **X_TRANSFORMERS_OPTIONS[point.scheme],
+        )
+        self.model = TransformerWrapper(
+            num_tokens=vocab_size,
+            max_seq_len=plan.max_position_embeddings,
+            attn_layers=encoder,
+            use_abs_pos_emb=point.scheme == "learned",
+            logits_dim=TASKS[point.task].num_labels,
+            average_pool_embed=True,
+        )
+
+    def forward(self, input_ids, attention_mask=None, labels=None, **kwargs):
+        logits = self.model(input_ids, mask=None if attention_mask is None else attention_mask.bool())
+        return SequenceClassifierOutput(loss=None if labels is None else F.cross_entropy(logits, labels), logits=logits)
+
+
+def build_model(point, plan, vocab_size):
+    if point.implementation == "x_transformers":
+        return XTransformersClassifier(point, plan, vocab_size)
+    return posenc_model(point, plan, vocab_size)
+
+
+def training_arguments(point, plan, output_dir):
+    return TrainingArguments(
+        output_dir=output_dir,
+        max_steps=plan.steps,
+        per_device_train_batch_size=plan.batch_size,
+        per_device_eval_batch_size=256,
+        learning_rate=plan.learning_rate,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        seed=point.seed,
+        use_cpu=True,
+    )
+
+
+def accuracy_by_length(trainer, test):
+    """{length in symbols: accuracy}."""
+    output = trainer.predict(test.remove_columns("length"))
+    correct = output.predictions.argmax(-1) == output.label_ids
+    lengths = np.asarray(test["length"])
+    return {int(n): float(correct[lengths == n].mean()) for n in np.unique(lengths)}
+
+
+def evaluations(model, point):
+    """The evaluation modes of a point: its positions as trained, and for a randomized model of ours both
+    the ordered positions 0..n-1 and the positions sampled per text (`randomized_eval_positions`)."""
+    if point.implementation == "posenc" and point.randomized:
+        return ("ordered", "sampled")
+    return ("ordered",)
+
+
+def run_point(point, plan):
+    """Train one point and score it at every length; a JSON-able record."""
+    tokenizer, tokenized = prepare_data(point.task, point.seed, plan)
+    set_seed(point.seed)
+    model = build_model(point, plan, len(tokenizer))
+    with tempfile.TemporaryDirectory() as scratch:
+        train = tokenized["train"].remove_columns("length")
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(point, plan, scratch),
+            train_dataset=train,
+            data_collator=DataCollatorWithPadding(tokenizer),
+        )
+        trainer.remove_callback(PrinterCallback)
+        start = time.perf_counter()
+        result = trainer.train()
+        seconds = time.perf_counter() - start
+        scores = {}
+        for mode in evaluations(model, point):
+            if point.implementation == "posenc":
+                model.config.randomized_eval_positions = mode
+            scores[mode] = accuracy_by_length(trainer, tokenized["test"])
+    return {
+        **asdict(point),
+        "accuracy_by_length": scores,
+        "train_loss": result.training_loss,
+        "train_seconds": seconds,
+        "threads": torch.get_num_threads(),
+    }

@@ -1,0 +1,104 @@
+"""The algorithmic classification tasks of Ruoss et al. 2023 (from Delétang et al. 2023's regular tasks),
+written as words so that they go through the package's tokenizer like any corpus.
+
+Each task draws a text of `length` symbols and its label from a `random.Random`:
+- `parity_check`: a string of `a` and `b`; is the number of `b` even? (2 classes)
+- `even_pairs`: a string of `a` and `b`; are there as many `ab` as `ba` pairs? (equivalently: do the
+  first and last symbols agree; 2 classes)
+- `cycle_navigation`: moves `left`, `stay`, `right` on a cycle of 5 from position 0; where does it end?
+  (5 classes: the sum of the moves modulo 5)
+- `modular_arithmetic`: numbers 0-4 joined by `+`, `-`, `*` (written `plus`, `minus`, `times`), evaluated
+  with `*` before `+` and `-`, modulo 5 (5 classes; the length is made odd, as the paper's is).
+"""
+
+import random
+from dataclasses import dataclass
+
+from datasets import ClassLabel, Dataset, Features, Value
+
+MODULUS = 5
+NUMBER_WORDS = ("zero", "one", "two", "three", "four")
+OPERATOR_WORDS = {"plus": 1, "minus": -1, "times": None}
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    num_labels: int
+    draw: object  # (rng, length) -> (words, label)
+    odd_lengths: bool = False  # the task exists only at odd lengths
+
+
+def parity_check(rng, length):
+    words = rng.choices(("a", "b"), k=length)
+    return words, int(words.count("b") % 2 == 0)
+
+
+def even_pairs(rng, length):
+    words = rng.choices(("a", "b"), k=length)
+    pairs = ["".join(pair) for pair in zip(words, words[1:], strict=False)]
+    return words, int(pairs.count("ab") == pairs.count("ba"))
+
+
+MOVES = {"left": -1, "stay": 0, "right": 1}
+
+
+def cycle_navigation(rng, length):
+    words = rng.choices(tuple(MOVES), k=length)
+    return words, sum(MOVES[word] for word in words) % MODULUS
+
+
+def evaluate(numbers, operators):
+    """numbers[0] op[0] numbers[1] ... with `times` first, modulo 5."""
+    terms, sign, product = [], 1, numbers[0]
+    for operator, number in zip(operators, numbers[1:], strict=True):
+        if operator == "times":
+            product *= number
+        else:
+            terms.append(sign * product)
+            sign, product = OPERATOR_WORDS[operator], number
+    terms.append(sign * product)
+    return sum(terms) % MODULUS
+
+
+def modular_arithmetic(rng, length):
+    count = (length + 1) // 2  # numbers; length is odd
+    numbers = [rng.randrange(MODULUS) for _ in range(count)]
+    operators = rng.choices(tuple(OPERATOR_WORDS), k=count - 1)
+    words = [NUMBER_WORDS[numbers[0]]]
+    for operator, number in zip(operators, numbers[1:], strict=True):
+        words += [operator, NUMBER_WORDS[number]]
+    return words, evaluate(numbers, operators)
+
+
+TASKS = {
+    task.name: task
+    for task in (
+        Task("parity_check", 2, parity_check),
+        Task("even_pairs", 2, even_pairs),
+        Task("cycle_navigation", MODULUS, cycle_navigation),
+        Task("modular_arithmetic", MODULUS, modular_arithmetic, odd_lengths=True),
+    )
+}
+
+
+def lengths_for(task, lengths):
+    return [n for n in lengths if n % 2 == 1] if task.odd_lengths else list(lengths)
+
+
+def make_split(task, lengths, rows, seed):
+    """`rows` texts of `task`, lengths drawn uniformly from `lengths` (odd ones only where the task needs
+    them), as a dataset with `text`, `label` and `length` (in symbols)."""
+    rng = random.Random(seed)
+    choices = lengths_for(task, lengths)
+    texts, labels, sizes = [], [], []
+    for _ in range(rows):
+        length = rng.choice(choices)
+        words, label = task.draw(rng, length)
+        texts.append(" ".join(words))
+        labels.append(label)
+        sizes.append(length)
+    features = Features(
+        {"text": Value("string"), "label": ClassLabel(num_classes=task.num_labels), "length": Value("int32")}
+    )
+    return Dataset.from_dict({"text": texts, "label": labels, "length": sizes}, features=features)

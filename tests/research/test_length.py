@@ -1,0 +1,68 @@
+"""research.length: Ruoss et al.'s tasks written as words, the study's grid, and `--quick` end to end."""
+
+import json
+import random
+
+import pytest
+
+from research.length.cli import grid, main
+from research.length.tasks import TASKS, cycle_navigation, evaluate, make_split
+
+
+def test_modular_arithmetic_multiplies_first_as_the_papers_examples_do():
+    assert evaluate([1, 2, 3], ["plus", "times"]) == 2  # 1 + 2 * 3 = 7 = 2 mod 5
+    assert evaluate([1, 1, 1], ["minus", "minus"]) == 4  # -1 = 4 mod 5
+    assert evaluate([0, 1, 4, 3, 2], ["times", "plus", "times", "minus"]) == 0
+
+
+def test_each_task_labels_its_texts_by_its_rule():
+    rng = random.Random(0)
+    for _ in range(200):
+        words, label = TASKS["even_pairs"].draw(rng, rng.randint(1, 12))
+        assert label == int(words[0] == words[-1])  # as many ab as ba exactly when the ends agree
+        words, label = TASKS["parity_check"].draw(rng, rng.randint(1, 12))
+        assert label == int(words.count("b") % 2 == 0)
+    walk = random.Random(1)
+    words, label = cycle_navigation(walk, 30)
+    assert label == (words.count("right") - words.count("left")) % 5
+
+
+def test_a_split_draws_lengths_from_the_range_odd_only_where_the_task_needs_it():
+    split = make_split(TASKS["modular_arithmetic"], range(1, 11), 300, seed=0)
+    assert set(split["length"]) == {1, 3, 5, 7, 9}
+    assert all(len(text.split()) == n for text, n in zip(split["text"], split["length"], strict=True))
+    assert make_split(TASKS["modular_arithmetic"], range(1, 11), 300, seed=0)["text"] == split["text"]
+    assert set(make_split(TASKS["parity_check"], range(1, 5), 200, seed=0)["length"]) == {1, 2, 3, 4}
+
+
+def test_the_grid_randomizes_every_scheme_with_positions_and_compares_the_shared_ones():
+    points = grid(["parity_check"], ["learned", "none", "fire"], [0, 1], peers=True)
+    ours = [p for p in points if p.implementation == "posenc"]
+    assert {(p.scheme, p.randomized) for p in ours} == {
+        ("learned", False), ("learned", True), ("none", False), ("fire", False), ("fire", True)
+    }  # fmt: skip
+    assert {(p.scheme, p.seed) for p in points if p.implementation == "x_transformers"} == {
+        ("learned", 0),
+        ("learned", 1),
+    }
+
+
+def test_quick_study_writes_the_document_from_its_stored_results(tmp_path, capsys):
+    pytest.importorskip("x_transformers", reason="the outside reference needs pip install 'posenc_hf[research]'")
+    main(["--quick", "--out", str(tmp_path), "--workers", "1"])
+    folder = tmp_path / "length_generalization"
+    results = json.loads((folder / "results.json").read_text())
+    document = (tmp_path / "length_generalization.md").read_text()
+    assert not (folder / "journal.jsonl").exists()
+    randomized = [r for r in results["records"] if r["randomized"]]
+    assert randomized and all(set(r["accuracy_by_length"]) == {"ordered", "sampled"} for r in randomized)
+    lengths = set(results["records"][0]["accuracy_by_length"]["ordered"])
+    assert lengths == {str(n) for n in range(1, results["plan"]["test_max_length"] + 1)}
+    for name in ("ours learned", "ours alibi, randomized (sampled eval)", "x-transformers learned"):
+        assert f"| {name} |" in document
+    assert (folder / "accuracy_by_length.png").stat().st_size > 0 and (
+        folder / "unseen_accuracy.png"
+    ).stat().st_size > 0
+    (tmp_path / "length_generalization.md").unlink()
+    main(["--report_only", "--out", str(tmp_path)])
+    assert (tmp_path / "length_generalization.md").read_text() == document
