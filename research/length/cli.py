@@ -13,18 +13,15 @@ import json
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, replace
 from itertools import product
-from multiprocessing import get_context
 from pathlib import Path
 
-import datasets
 import torch
-import transformers
 
 from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
 
+from ..study.runner import run_each
 from .report import write_report
 from .runner import X_TRANSFORMERS_OPTIONS, Plan, Point, run_point
 from .tasks import TASKS
@@ -54,17 +51,15 @@ def grid(tasks, schemes, seeds, peers):
     return points
 
 
-def quiet_worker():
-    torch.set_num_threads(1)  # tiny models: one thread per worker, workers side by side
-    datasets.disable_progress_bars()
-    transformers.logging.set_verbosity_error()
+def point_of(record):
+    return Point(**{name: record[name] for name in Point.__dataclass_fields__})
 
 
 def read_journal(path):
     if not path.is_file():
         return {}
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {Point(**{name: r[name] for name in Point.__dataclass_fields__}): r for r in records}
+    return {point_of(record): record for record in records}
 
 
 def run_grid(points, plan, workers, journal_path, resume, log=print):
@@ -75,19 +70,12 @@ def run_grid(points, plan, workers, journal_path, resume, log=print):
     with journal_path.open("a" if resume else "w") as journal:
 
         def keep(record):
-            done[Point(**{name: record[name] for name in Point.__dataclass_fields__})] = record
+            done[point_of(record)] = record
             journal.write(json.dumps(record) + "\n")
             journal.flush()
             log(f"[{len(done)}/{len(points)}] {describe(record)}")
 
-        if workers <= 1:
-            quiet_worker()
-            for point in todo:
-                keep(run_point(point, plan))
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=quiet_worker) as pool:
-                for future in as_completed([pool.submit(run_point, point, plan) for point in todo]):
-                    keep(future.result())
+        run_each(run_point, todo, plan, workers, keep)
     return [done[point] for point in points]
 
 

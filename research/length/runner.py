@@ -155,7 +155,7 @@ def accuracy_by_length(trainer, test):
     return {int(n): float(correct[lengths == n].mean()) for n in np.unique(lengths)}
 
 
-def evaluations(model, point):
+def evaluations(point):
     """The evaluation modes of a point: its positions as trained, and for a randomized model of ours both
     the ordered positions 0..n-1 and the positions sampled per text (`randomized_eval_positions`)."""
     if point.implementation == "posenc" and point.randomized:
@@ -181,7 +181,7 @@ def run_point(point, plan):
         result = trainer.train()
         seconds = time.perf_counter() - start
         scores = {}
-        for mode in evaluations(model, point):
+        for mode in evaluations(point):
             if point.implementation == "posenc":
                 model.config.randomized_eval_positions = mode
             scores[mode] = accuracy_by_length(trainer, tokenized["test"])

@@ -175,16 +175,22 @@ def run_grid(plan, workers=1, log=print, journal=None, mode=None, done=()):
             journal.flush()
         log(progress(record, len(finished), len(points)))
 
+    run_each(run_point, todo, plan, workers, keep)
+    return [finished[point] for point in points]
+
+
+def run_each(run, points, plan, workers, keep):
+    """`keep(run(point, plan))` for every point, as each finishes: in this process on one thread, or in
+    `workers` spawned processes side by side, one thread each (`run` must be importable by name)."""
     if workers <= 1:
         quiet()
         with one_thread():
-            for point in todo:
-                keep(run_point(point, plan))
+            for point in points:
+                keep(run(point, plan))
     else:
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=init_worker) as pool:
-            for future in as_completed([pool.submit(run_point, point, plan) for point in todo]):
+            for future in as_completed([pool.submit(run, point, plan) for point in points]):
                 keep(future.result())
-    return [finished[point] for point in points]
 
 
 def progress(record, index, total):
