@@ -1,11 +1,12 @@
 """The length-generalisation study: train every position scheme on short inputs, score it on longer ones.
 
 `python -m research.length` trains the grid (every task, every scheme of ours plain and randomized, and
-x-transformers' schemes as the outside reference; 3 seeds) into docs/length_generalization/results.json,
-appending each finished run to a journal first (`--resume` keeps them), and writes
-docs/length_generalization.md and its plots; `--report_only` rewrites the document from the stored
-results. `--quick` is a tiny grid (the tests run it); `--seeds`, `--steps`, `--tasks`, `--schemes` narrow
-the full one.
+x-transformers' schemes as the outside reference; 3 seeds) and the real-text part (each corpus's
+classifier trained at 32 tokens, scored at full length; `research/length/text.py`) into
+docs/length_generalization/results.json, appending each finished run to a journal first (`--resume`
+keeps them), and writes docs/length_generalization.md and its plots; `--report_only` rewrites the
+document from the stored results. `--quick` is a tiny grid (the tests run it); `--seeds`, `--steps`,
+`--tasks`, `--schemes`, `--corpora` and `--parts` narrow the full one.
 """
 
 import argparse
@@ -25,6 +26,7 @@ from ..study.runner import run_each
 from .report import write_report
 from .runner import X_TRANSFORMERS_OPTIONS, Plan, Point, run_point
 from .tasks import TASKS
+from .text import CORPORA, TextPlan, TextPoint, run_text_point
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PLANS = {
@@ -33,6 +35,14 @@ PLANS = {
                   hidden_size=16, num_attention_heads=2, num_hidden_layers=1, max_position_embeddings=16),
 }  # fmt: skip
 QUICK_GRID = {"tasks": ("parity_check", "cycle_navigation"), "schemes": ("learned", "alibi"), "seeds": (0,)}
+TEXT_PLANS = {
+    "full": TextPlan(),
+    "quick": TextPlan(train_tokens=8, extra_args=(
+        "--max_samples", "40", "--num_train_epochs", "1", "--hidden_size", "16", "--num_attention_heads", "2",
+        "--num_hidden_layers", "1", "--vocab_size", "200")),
+}  # fmt: skip
+TEXT_SCHEMES = ("learned",)  # randomized too: the schemes a text point is run for, besides every plain one
+PARTS = {"grid": (Point, run_point), "text": (TextPoint, run_text_point)}
 
 
 def grid(tasks, schemes, seeds, peers):
@@ -51,35 +61,51 @@ def grid(tasks, schemes, seeds, peers):
     return points
 
 
-def point_of(record):
-    return Point(**{name: record[name] for name in Point.__dataclass_fields__})
+def text_grid(corpora, schemes, seeds):
+    """Every corpus with every scheme plain, and randomized for TEXT_SCHEMES."""
+    return [
+        TextPoint(corpus, scheme, randomized, seed)
+        for corpus, seed, scheme, randomized in product(corpora, seeds, schemes, (False, True))
+        if not randomized or scheme in TEXT_SCHEMES
+    ]
 
 
-def read_journal(path):
+def point_of(record, kind=Point):
+    return kind(**{name: record[name] for name in kind.__dataclass_fields__})
+
+
+def read_journal(path, kind=Point):
     if not path.is_file():
         return {}
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {point_of(record): record for record in records}
+    return {point_of(record, kind): record for record in records}
 
 
-def run_grid(points, plan, workers, journal_path, resume, log=print):
-    """The record of every point, in grid order; each finished one appended to the journal at once."""
-    done = read_journal(journal_path) if resume else {}
+def run_grid(points, plan, workers, journal_path, resume, part="grid", earlier=(), log=print):
+    """The record of every point, in grid order; each finished one appended to the journal at once.
+    `resume`: the points of `earlier` records (the stored results' at the same plan) or of the journal
+    are not run again."""
+    kind, run = PARTS[part]
+    done = {point_of(record, kind): record for record in earlier} | read_journal(journal_path, kind) if resume else {}
     todo = [point for point in points if point not in done]
     journal_path.parent.mkdir(parents=True, exist_ok=True)
     with journal_path.open("a" if resume else "w") as journal:
 
         def keep(record):
-            done[point_of(record)] = record
+            done[point_of(record, kind)] = record
             journal.write(json.dumps(record) + "\n")
             journal.flush()
             log(f"[{len(done)}/{len(points)}] {describe(record)}")
 
-        run_each(run_point, todo, plan, workers, keep)
+        run_each(run, todo, plan, workers, keep)
     return [done[point] for point in points]
 
 
 def describe(record):
+    if "corpus" in record:
+        name = f"{record['corpus']}/{record['scheme']}{'/randomized' if record['randomized'] else ''}"
+        return (f"{name}/seed {record['seed']}: accuracy whole {record['accuracy_whole']:.3f}, cut "
+                f"{record['accuracy_cut']:.3f} ({record['train_seconds']:.0f} s)")  # fmt: skip
     name = f"{record['task']}/{record['implementation']}/{record['scheme']}"
     name += "/randomized" if record["randomized"] else ""
     scores = record["accuracy_by_length"]["ordered"]
@@ -106,9 +132,42 @@ def parse_args(argv=None):
         "--schemes", nargs="+", choices=POSITION_EMBEDDING_TYPES, default=list(POSITION_EMBEDDING_TYPES)
     )
     parser.add_argument("--no_peers", action="store_true", help="leave out x-transformers' runs")
+    parser.add_argument("--corpora", nargs="+", default=list(CORPORA), help="the real-text part's corpora")
+    parser.add_argument("--parts", nargs="+", choices=sorted(PARTS), default=sorted(PARTS))
     parser.add_argument("--report_only", action="store_true", help="rewrite the document from the stored results")
-    parser.add_argument("--resume", action="store_true", help="keep the runs an interrupted study finished")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the runs an interrupted study, or the stored results, finished"
+    )
     return parser.parse_args(argv)
+
+
+def run_part(part, args, folder, stored):
+    """Train one part of the study (its journal beside the results while it runs); its results entry.
+    `stored`: the part's results as stored before, whose runs `--resume` keeps where the plan is the same."""
+    mode = "quick" if args.quick else "full"
+    if part == "grid":
+        plan = PLANS[mode] if not args.steps else replace(PLANS[mode], steps=args.steps)
+        chosen = QUICK_GRID if args.quick else {"tasks": args.tasks, "schemes": args.schemes, "seeds": args.seeds}
+        points = grid(chosen["tasks"], chosen["schemes"], chosen["seeds"], peers=not args.no_peers)
+    else:
+        plan = TEXT_PLANS[mode]
+        chosen = {"corpora": ["subject"], **QUICK_GRID} if args.quick else vars(args)
+        points = text_grid(chosen["corpora"], chosen["schemes"], chosen["seeds"])
+    journal = folder / f"{part}_journal.jsonl"
+    same_plan = stored and stored["plan"] == json.loads(json.dumps(asdict(plan)))
+    earlier = stored["records"] if args.resume and same_plan else []
+    start, load = time.perf_counter(), os.getloadavg()
+    records = run_grid(points, plan, args.workers, journal, args.resume, part, earlier)
+    journal.unlink()
+    return {
+        "mode": mode,
+        "plan": asdict(plan),
+        "workers": args.workers,
+        "machine": machine(),
+        "load_average_before": load,
+        "wall_seconds": time.perf_counter() - start + (stored["wall_seconds"] if earlier else 0),
+        "records": records,
+    }
 
 
 def main(argv=None):
@@ -116,22 +175,11 @@ def main(argv=None):
     folder = args.out / "length_generalization"
     results_path = folder / "results.json"
     if not args.report_only:
-        plan = PLANS["quick" if args.quick else "full"]
-        plan = replace(plan, steps=args.steps) if args.steps else plan
-        chosen = QUICK_GRID if args.quick else {"tasks": args.tasks, "schemes": args.schemes, "seeds": args.seeds}
-        points = grid(chosen["tasks"], chosen["schemes"], chosen["seeds"], peers=not args.no_peers)
-        start, load = time.perf_counter(), os.getloadavg()
-        records = run_grid(points, plan, args.workers, folder / "journal.jsonl", args.resume)
-        results = {
-            "mode": "quick" if args.quick else "full",
-            "plan": asdict(plan),
-            "workers": args.workers,
-            "machine": machine(),
-            "load_average_before": load,
-            "wall_seconds": time.perf_counter() - start,
-            "records": records,
-        }
-        results_path.write_text(json.dumps(results, indent=1) + "\n")
-        (folder / "journal.jsonl").unlink()
+        folder.mkdir(parents=True, exist_ok=True)
+        stored = json.loads(results_path.read_text()) if results_path.is_file() else {}
+        results = {part: stored[part] for part in PARTS if part in stored and part not in args.parts}
+        for part in args.parts:  # each part written as it finishes: the other's stored results are kept
+            results[part] = run_part(part, args, folder, stored.get(part))
+            results_path.write_text(json.dumps(results, indent=1) + "\n")
     document = write_report(json.loads(results_path.read_text()), args.out)
     print(f"wrote {document}")

@@ -70,7 +70,7 @@ def mean_unseen(table, name):
 
 def verdicts(table):
     """The randomized-against-plain comparison per scheme, and ours against x-transformers in distribution."""
-    lines = []
+    lines = [ranking_verdict(table), cycle_navigation_verdict(table)]
     schemes = sorted(
         {name.split(",")[0].removeprefix("ours ") for c in table.values() for name in c if name.startswith("ours")}
     )
@@ -96,7 +96,35 @@ def verdicts(table):
                     f"- {task}, {name.removeprefix('x-transformers ')} in distribution: ours {percent(ours['in'])} %, "
                     f"x-transformers {percent(cell['in'])} %."
                 )
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
+
+
+PUBLISHED_RANKING = ("none", "t5", "alibi", "rotary", "learned")  # Kazemnejad et al. 2023 (decoders)
+ISSUE_CYCLE_NAVIGATION = 24.4  # the issue's report: ours with PosEncConfig's defaults, in distribution (%)
+
+
+def ranking_verdict(table):
+    """Our plain schemes ordered by mean accuracy at unseen lengths, beside the published decoder ranking."""
+    plain = {name.removeprefix("ours "): mean_unseen(table, name) for c in table.values() for name in c
+             if name.startswith("ours") and "," not in name}  # fmt: skip
+    ours = sorted(plain, key=plain.get, reverse=True)
+    shared = [scheme for scheme in ours if scheme in PUBLISHED_RANKING]
+    order = " > ".join(f"{scheme} {plain[scheme]:.1f}" for scheme in ours)
+    same = "holds" if shared == list(PUBLISHED_RANKING) else "does not hold"
+    return (
+        f"- Plain schemes by mean accuracy at unseen lengths: {order}. Kazemnejad et al.'s decoder order "
+        f"(none ≈ t5 > alibi > rotary ≈ learned) {same} here: its five schemes rank {' > '.join(shared)}."
+    )
+
+
+def cycle_navigation_verdict(table):
+    cell = table.get("cycle_navigation", {}).get("ours learned")
+    if not cell:
+        return ""
+    return (
+        f"- cycle_navigation, ours learned (PosEncConfig's defaults) in distribution: {percent(cell['in'])} %; the "
+        f"issue reported {ISSUE_CYCLE_NAVIGATION} % (chance is 20 %) with the same sizes and budget: not reproduced."
+    )
 
 
 def plot_curves(table, train_max_length, path):
@@ -136,6 +164,45 @@ def plot_unseen(table, path):
     plt.close(figure)
 
 
+def text_table(records):
+    """Per corpus and scheme: test accuracy with the texts cut to the training length and whole, over all
+    test texts and over those past it (means over seeds)."""
+    rows = defaultdict(list)
+    for record in records:
+        rows[(record["corpus"], record["scheme"] + (", randomized" if record["randomized"] else ""))].append(record)
+    lines = [
+        "| corpus | position scheme | test: cut / whole | texts past the cut | those: cut / whole | whole − cut |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (corpus, name), runs in rows.items():
+        long = [r for r in runs if r["long_accuracy_whole"] is not None]
+        both = f"{percent([r['accuracy_cut'] for r in runs])} / {percent([r['accuracy_whole'] for r in runs])}"
+        past = f"{runs[0]['long_texts']} of {runs[0]['test_texts']}"
+        if long:
+            cut, whole = [r["long_accuracy_cut"] for r in long], [r["long_accuracy_whole"] for r in long]
+            gap = f"{100 * (mean(whole) - mean(cut)):+.1f}"
+            lines.append(f"| {corpus} | {name} | {both} | {past} | {percent(cut)} / {percent(whole)} | {gap} |")
+        else:
+            lines.append(f"| {corpus} | {name} | {both} | {past} | — | — |")
+    return "\n".join(lines)
+
+
+def text_section(text):
+    """The real-text part, or a line saying it has not been run."""
+    if not text:
+        return "Not run yet: `python -m research.length --parts text`.\n"
+    plan, records = text["plan"], text["records"]
+    seeds = sorted({r["seed"] for r in records})
+    return f"""Each corpus's classifier (`configs/<corpus>.yaml`, through `posenc_hf.training.run_training`) trains
+and selects its checkpoint on texts cut to {plan["train_tokens"]} tokens, then scores the test split cut the
+same way and whole (up to the config's `max_length`); positions past {plan["train_tokens"]} are never
+trained. Seeds: {", ".join(map(str, seeds))}; {len(records)} runs, {text["wall_seconds"] / 60:.0f} min on
+{text["machine"]}{" (quick mode)" if text["mode"] == "quick" else ""}.
+
+{text_table(records)}
+"""
+
+
 def reduced_run_caveat(plan, seeds):
     """A line saying how a run falls short of the whole study, or "" when it does not."""
     full = Plan()
@@ -149,9 +216,11 @@ def reduced_run_caveat(plan, seeds):
     )
 
 
-def write_report(results, out):
-    """Write <out>/length_generalization.md and its plots; returns the document's path."""
-    plan, folder = results["plan"], out / "length_generalization"
+def write_report(study, out):
+    """Write <out>/length_generalization.md and its plots from the stored {"grid": ..., "text": ...}
+    results; returns the document's path."""
+    results, folder = study["grid"], out / "length_generalization"
+    plan = results["plan"]
     folder.mkdir(parents=True, exist_ok=True)
     table = summarise(results)
     plot_curves(table, plan["train_max_length"], folder / "accuracy_by_length.png")
@@ -184,7 +253,10 @@ Encoder at the same size with its own defaults and mean pooling. Seeds: {", ".jo
 ## Verdicts
 
 {verdicts(table)}
-"""
+
+## Real text: trained at {study.get("text", {}).get("plan", {}).get("train_tokens", 32)} tokens, scored whole
+
+{text_section(study.get("text"))}"""
     path = out / "length_generalization.md"
     path.write_text(text)
     return path

@@ -9,12 +9,17 @@ Each task draws a text of `length` symbols and its label from a `random.Random`:
   (5 classes: the sum of the moves modulo 5)
 - `modular_arithmetic`: numbers 0-4 joined by `+`, `-`, `*` (written `plus`, `minus`, `times`), evaluated
   with `*` before `+` and `-`, modulo 5 (5 classes; the length is made odd, as the paper's is).
+- `order`: the package's order corpus (`posenc_hf.corpora.order`) at any length from 4: the four cue
+  words once each among filler words, in a random order; which cue comes first? (4 classes; every
+  text's bag of words holds all four cues, so a model without positions is at chance).
 """
 
 import random
 from dataclasses import dataclass
 
 from datasets import ClassLabel, Dataset, Features, Value
+
+from posenc_hf.corpora.order import CUE_WORDS, FILLER_WORDS, first_cue
 
 MODULUS = 5
 NUMBER_WORDS = ("zero", "one", "two", "three", "four")
@@ -27,6 +32,7 @@ class Task:
     num_labels: int
     draw: object  # (rng, length) -> (words, label)
     odd_lengths: bool = False  # the task exists only at odd lengths
+    min_length: int = 1
 
 
 def parity_check(rng, length):
@@ -71,6 +77,12 @@ def modular_arithmetic(rng, length):
     return words, evaluate(numbers, operators)
 
 
+def order(rng, length):
+    words = list(CUE_WORDS) + rng.choices(FILLER_WORDS, k=length - len(CUE_WORDS))
+    rng.shuffle(words)
+    return words, CUE_WORDS.index(first_cue(words))
+
+
 TASKS = {
     task.name: task
     for task in (
@@ -78,12 +90,14 @@ TASKS = {
         Task("even_pairs", 2, even_pairs),
         Task("cycle_navigation", MODULUS, cycle_navigation),
         Task("modular_arithmetic", MODULUS, modular_arithmetic, odd_lengths=True),
+        Task("order", len(CUE_WORDS), order, min_length=len(CUE_WORDS)),
     )
 }
 
 
 def lengths_for(task, lengths):
-    return [n for n in lengths if n % 2 == 1] if task.odd_lengths else list(lengths)
+    """The lengths of `lengths` at which `task` exists."""
+    return [n for n in lengths if n >= task.min_length and (n % 2 == 1 or not task.odd_lengths)]
 
 
 def make_split(task, lengths, rows, seed):

@@ -5,7 +5,9 @@ import random
 
 import pytest
 
-from research.length.cli import grid, main
+from posenc_hf.corpora.order import CUE_WORDS
+
+from research.length.cli import grid, main, text_grid
 from research.length.tasks import TASKS, cycle_navigation, evaluate, make_split
 
 
@@ -25,6 +27,21 @@ def test_each_task_labels_its_texts_by_its_rule():
     walk = random.Random(1)
     words, label = cycle_navigation(walk, 30)
     assert label == (words.count("right") - words.count("left")) % 5
+
+
+def test_the_order_task_labels_the_first_cue_and_exists_from_four_words():
+    split = make_split(TASKS["order"], range(1, 13), 400, seed=0)
+    assert set(split["length"]) == set(range(4, 13))
+    assert set(split["label"]) == {0, 1, 2, 3}
+    for text, label, length in zip(split["text"], split["label"], split["length"], strict=True):
+        words = text.split()
+        assert len(words) == length and sorted(w for w in words if w in CUE_WORDS) == sorted(CUE_WORDS)
+        assert next(w for w in words if w in CUE_WORDS) == CUE_WORDS[label]
+
+
+def test_the_text_part_runs_every_scheme_plain_and_the_learned_table_randomized():
+    points = text_grid(["subject"], ["learned", "alibi"], [0])
+    assert {(p.scheme, p.randomized) for p in points} == {("learned", False), ("learned", True), ("alibi", False)}
 
 
 def test_a_split_draws_lengths_from_the_range_odd_only_where_the_task_needs_it():
@@ -53,7 +70,14 @@ def test_quick_study_writes_the_document_from_its_stored_results(tmp_path, capsy
     folder = tmp_path / "length_generalization"
     results = json.loads((folder / "results.json").read_text())
     document = (tmp_path / "length_generalization.md").read_text()
-    assert not (folder / "journal.jsonl").exists()
+    assert not list(folder.glob("*journal.jsonl"))
+    text = results["text"]["records"]
+    assert {(r["corpus"], r["scheme"], r["randomized"]) for r in text} == {
+        ("subject", "learned", False), ("subject", "learned", True), ("subject", "alibi", False)
+    }  # fmt: skip
+    assert all(0 < r["long_texts"] <= r["test_texts"] and 0 <= r["accuracy_whole"] <= 1 for r in text)
+    assert "| subject | learned, randomized |" in document
+    results = results["grid"]
     randomized = [r for r in results["records"] if r["randomized"]]
     assert randomized and all(set(r["accuracy_by_length"]) == {"ordered", "sampled"} for r in randomized)
     lengths = set(results["records"][0]["accuracy_by_length"]["ordered"])
