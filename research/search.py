@@ -25,6 +25,7 @@ from datasets import DatasetDict
 from transformers import set_seed
 
 from posenc_hf.arguments import configure_threads, parse_run_arguments
+from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
 from posenc_hf.modeling_posenc import PosEncForSequenceClassification
 from posenc_hf.tasks import Classification
 from posenc_hf.trainer import PosEncTrainer
@@ -42,12 +43,13 @@ def hp_space(trial):
 
 
 def model_fields(trial):
-    """The `PosEncConfig` fields a trial draws (depth and width at about equal cost: 2 × 64 or 1 × 96 ...)."""
+    """The `PosEncConfig` fields a trial draws (depth and width at about equal cost: 2 × 64 or 1 × 96 ...),
+    the position scheme from the whole menu."""
     return {
         "hidden_dropout_prob": trial.suggest_float("hidden_dropout_prob", 0.0, 0.3),
         "num_hidden_layers": trial.suggest_int("num_hidden_layers", 1, 3),
         "pooling": trial.suggest_categorical("pooling", ["mean", "cls"]),
-        "position_embedding_type": trial.suggest_categorical("position_embedding_type", ["learned", "sinusoidal"]),
+        "position_embedding_type": trial.suggest_categorical("position_embedding_type", list(POSITION_EMBEDDING_TYPES)),
     }
 
 

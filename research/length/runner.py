@@ -27,6 +27,7 @@ from posenc_hf.tokenization import train_tokenizer
 from .tasks import TASKS, make_split
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+VOCAB_SIZE = 256  # room for every task's words whole, beside the alphabet (the order task has 28 words)
 X_TRANSFORMERS_OPTIONS = {  # our scheme -> x-transformers' Encoder option for it
     "learned": {},
     "rotary": {"rotary_pos_emb": True},
@@ -76,9 +77,23 @@ def prepare_data(task_name, seed, plan):
     train = make_split(task, plan.train_lengths, plan.steps * plan.batch_size, seed)
     rows = plan.test_rows_per_length * len(plan.test_lengths)
     test = make_split(task, plan.test_lengths, rows, 10_000 + seed)
-    tokenizer = train_tokenizer(train["text"][:10_000], vocab_size=64, model_max_length=plan.max_position_embeddings)
+    tokenizer = train_tokenizer(
+        train["text"][:10_000], vocab_size=VOCAB_SIZE, model_max_length=plan.max_position_embeddings
+    )
     tokenized = {name: tokenize(split, tokenizer) for name, split in (("train", train), ("test", test))}
+    check_one_token_per_word(task_name, tokenized["test"])
     return tokenizer, tokenized
+
+
+def check_one_token_per_word(task_name, tokenized):
+    """A text of n symbols must be n + 2 tokens, so that "length" counts positions and none is cut off."""
+    for ids, length in zip(tokenized["input_ids"], tokenized["length"], strict=True):
+        if len(ids) != length + SPECIAL_TOKENS:
+            raise ValueError(
+                f"{task_name}: a text of {length} symbols is {len(ids)} tokens, not {length + SPECIAL_TOKENS}: "
+                f"the tokenizer splits its words (raise VOCAB_SIZE={VOCAB_SIZE}) or cuts the text "
+                f"(raise max_position_embeddings)"
+            )
 
 
 def posenc_model(point, plan, vocab_size):

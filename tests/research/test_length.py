@@ -6,8 +6,8 @@ import random
 import pytest
 
 from posenc_hf.corpora.order import CUE_WORDS
-
 from research.length.cli import grid, main, text_grid
+from research.length.runner import check_one_token_per_word
 from research.length.tasks import TASKS, cycle_navigation, evaluate, make_split
 
 
@@ -37,6 +37,12 @@ def test_the_order_task_labels_the_first_cue_and_exists_from_four_words():
         words = text.split()
         assert len(words) == length and sorted(w for w in words if w in CUE_WORDS) == sorted(CUE_WORDS)
         assert next(w for w in words if w in CUE_WORDS) == CUE_WORDS[label]
+
+
+def test_a_task_whose_words_the_tokenizer_splits_is_refused_by_name():
+    check_one_token_per_word("order", {"input_ids": [[2, 7, 7, 3]], "length": [2]})
+    with pytest.raises(ValueError, match="order: a text of 2 symbols is 5 tokens"):
+        check_one_token_per_word("order", {"input_ids": [[2, 7, 8, 7, 3]], "length": [2]})
 
 
 def test_the_text_part_runs_every_scheme_plain_and_the_learned_table_randomized():
