@@ -2,7 +2,8 @@
 
 `python -m research.length` trains the grid (every task, every scheme of ours plain and randomized, and
 x-transformers' schemes as the outside reference; 3 seeds) and the real-text part (each corpus's
-classifier trained at 32 tokens, scored at full length; `research/length/text.py`) into
+classifier trained at 32 tokens, scored at full length; `research/length/text.py`) and the recipe part
+(cycle navigation with PosEncConfig's defaults moved towards x-transformers', `runner.RECIPES`) into
 docs/length_generalization/results.json, appending each finished run to a journal first (`--resume`
 keeps them), and writes docs/length_generalization.md and its plots; `--report_only` rewrites the
 document from the stored results. `--quick` is a tiny grid (the tests run it); `--seeds`, `--steps`,
@@ -24,7 +25,7 @@ from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
 
 from ..study.runner import run_each
 from .report import write_report
-from .runner import X_TRANSFORMERS_OPTIONS, Plan, Point, run_point
+from .runner import RECIPES, X_TRANSFORMERS_OPTIONS, Plan, Point, RecipePoint, run_point, run_recipe_point
 from .tasks import TASKS
 from .text import CORPORA, TextPlan, TextPoint, run_text_point
 
@@ -42,7 +43,9 @@ TEXT_PLANS = {
         "--num_hidden_layers", "1", "--vocab_size", "200")),
 }  # fmt: skip
 TEXT_SCHEMES = ("learned",)  # randomized too: the schemes a text point is run for, besides every plain one
-PARTS = {"grid": (Point, run_point), "text": (TextPoint, run_text_point)}
+RECIPE_TASKS = ("cycle_navigation",)  # where ours trailed x-transformers' Encoder most in distribution
+QUICK_RECIPES = {"tasks": ("cycle_navigation",), "schemes": ("learned",), "seeds": (0,)}
+PARTS = {"grid": (Point, run_point), "text": (TextPoint, run_text_point), "recipe": (RecipePoint, run_recipe_point)}
 
 
 def grid(tasks, schemes, seeds, peers):
@@ -68,6 +71,12 @@ def text_grid(corpora, schemes, seeds):
         for corpus, seed, scheme, randomized in product(corpora, seeds, schemes, (False, True))
         if not randomized or scheme in TEXT_SCHEMES
     ]
+
+
+def recipe_grid(tasks, schemes, seeds):
+    """Every recipe for each scheme x-transformers shares (the in-distribution comparison is with its Encoder)."""
+    shared = [scheme for scheme in schemes if scheme in X_TRANSFORMERS_OPTIONS]
+    return [RecipePoint(*point) for point in product(tasks, shared, RECIPES, seeds)]
 
 
 def point_of(record, kind=Point):
@@ -108,6 +117,7 @@ def describe(record):
                 f"{record['accuracy_cut']:.3f} ({record['train_seconds']:.0f} s)")  # fmt: skip
     name = f"{record['task']}/{record['implementation']}/{record['scheme']}"
     name += "/randomized" if record["randomized"] else ""
+    name += f" [{record['recipe']}]" if "recipe" in record else ""
     scores = record["accuracy_by_length"]["ordered"]
     accuracy = sum(scores.values()) / len(scores)
     return f"{name}/seed {record['seed']}: mean accuracy {accuracy:.3f} ({record['train_seconds']:.0f} s)"
@@ -145,10 +155,16 @@ def run_part(part, args, folder, stored):
     """Train one part of the study (its journal beside the results while it runs); its results entry.
     `stored`: the part's results as stored before, whose runs `--resume` keeps where the plan is the same."""
     mode = "quick" if args.quick else "full"
+    grid_plan = PLANS[mode] if not args.steps else replace(PLANS[mode], steps=args.steps)
     if part == "grid":
-        plan = PLANS[mode] if not args.steps else replace(PLANS[mode], steps=args.steps)
+        plan = grid_plan
         chosen = QUICK_GRID if args.quick else {"tasks": args.tasks, "schemes": args.schemes, "seeds": args.seeds}
         points = grid(chosen["tasks"], chosen["schemes"], chosen["seeds"], peers=not args.no_peers)
+    elif part == "recipe":
+        plan = grid_plan
+        tasks = [task for task in args.tasks if task in RECIPE_TASKS]
+        chosen = QUICK_RECIPES if args.quick else {"tasks": tasks, "schemes": args.schemes, "seeds": args.seeds}
+        points = recipe_grid(chosen["tasks"], chosen["schemes"], chosen["seeds"])
     else:
         plan = TEXT_PLANS[mode]
         chosen = {"corpora": ["subject"], **QUICK_GRID} if args.quick else vars(args)

@@ -203,6 +203,43 @@ trained. Seeds: {", ".join(map(str, seeds))}; {len(records)} runs, {text["wall_s
 """
 
 
+def recipe_table(records, grid_table, limit):
+    """Per recipe and scheme: in-distribution / unseen accuracy, and x-transformers' Encoder's from the grid."""
+    cells = defaultdict(lambda: {"in": [], "out": []})
+    for record in records:
+        seen, unseen = split_means(record["accuracy_by_length"]["ordered"], limit)
+        cells[(record["task"], record["recipe"], record["scheme"])]["in"].append(seen)
+        cells[(record["task"], record["recipe"], record["scheme"])]["out"].append(unseen)
+    lines = []
+    for task in dict.fromkeys(r["task"] for r in records):
+        schemes = list(dict.fromkeys(r["scheme"] for r in records if r["task"] == task))
+        lines += [f"| {task}: recipe | " + " | ".join(f"{s}: seen / unseen" for s in schemes) + " |",
+                  "|---|" + "---|" * len(schemes)]  # fmt: skip
+        for recipe in dict.fromkeys(r["recipe"] for r in records if r["task"] == task):
+            row = [cells.get((task, recipe, scheme)) for scheme in schemes]
+            lines.append(f"| ours, {recipe} | " + " | ".join(
+                f"{percent(c['in'])} / {percent(c['out'])}" if c else "—" for c in row) + " |")  # fmt: skip
+        peers = [grid_table.get(task, {}).get(f"x-transformers {scheme}") for scheme in schemes]
+        lines.append("| x-transformers (grid) | " + " | ".join(
+            f"{percent(c['in'])} / {percent(c['out'])}" if c else "—" for c in peers) + " |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def recipe_section(recipe, grid_table):
+    """The recipe part, or a line saying it has not been run."""
+    if not recipe:
+        return "Not run yet: `python -m research.length --parts recipe`.\n"
+    seeds = sorted({r["seed"] for r in recipe["records"]})
+    return f"""Where ours trails x-transformers' Encoder in distribution, the same runs again with `PosEncConfig`'s
+defaults moved towards the Encoder's one at a time (it is pre-norm and has no dropout; ours is post-norm
+with `hidden_dropout_prob` 0.1): which difference is the gap? {recipe["plan"]["steps"]} steps, seeds
+{", ".join(map(str, seeds))}; {len(recipe["records"])} runs, {recipe["wall_seconds"] / 60:.0f} min on
+{recipe["machine"]}.
+
+{recipe_table(recipe["records"], grid_table, recipe["plan"]["train_max_length"])}
+"""
+
+
 def reduced_run_caveat(plan, seeds):
     """A line saying how a run falls short of the whole study, or "" when it does not."""
     full = Plan()
@@ -256,7 +293,10 @@ Encoder at the same size with its own defaults and mean pooling. Seeds: {", ".jo
 
 ## Real text: trained at {study.get("text", {}).get("plan", {}).get("train_tokens", 32)} tokens, scored whole
 
-{text_section(study.get("text"))}"""
+{text_section(study.get("text"))}
+## In distribution: ours against x-transformers' Encoder, recipe by recipe
+
+{recipe_section(study.get("recipe"), table)}"""
     path = out / "length_generalization.md"
     path.write_text(text)
     return path

@@ -45,6 +45,24 @@ class Point:
     implementation: str = "posenc"  # or "x_transformers"
 
 
+RECIPES = {  # PosEncConfig's defaults moved towards x-transformers' Encoder's, one difference at a time
+    "defaults": {},
+    "no dropout": {"hidden_dropout_prob": 0.0},
+    "pre-norm": {"layer_norm_position": "pre"},
+    "pre-norm, no dropout": {"layer_norm_position": "pre", "hidden_dropout_prob": 0.0},
+}
+
+
+@dataclass(frozen=True)
+class RecipePoint:
+    """A point of ours (plain positions) trained with one of RECIPES' config changes."""
+
+    task: str
+    scheme: str
+    recipe: str
+    seed: int
+
+
 @dataclass(frozen=True)
 class Plan:
     """Sizes and budget of the study (the issue's setting: hidden 64, 4 heads, 3 layers, batch 64, lr 1e-3,
@@ -96,7 +114,7 @@ def check_one_token_per_word(task_name, tokenized):
             )
 
 
-def posenc_model(point, plan, vocab_size):
+def posenc_model(point, plan, vocab_size, config_fields=None):
     config = PosEncConfig(
         vocab_size=vocab_size,
         hidden_size=plan.hidden_size,
@@ -106,6 +124,7 @@ def posenc_model(point, plan, vocab_size):
         position_embedding_type=point.scheme,
         randomize_positions=point.randomized,
         num_labels=TASKS[point.task].num_labels,
+        **(config_fields or {}),
     )
     return PosEncForSequenceClassification(config)
 
@@ -139,10 +158,10 @@ class XTransformersClassifier(nn.Module):
         return SequenceClassifierOutput(loss=None if labels is None else F.cross_entropy(logits, labels), logits=logits)
 
 
-def build_model(point, plan, vocab_size):
+def build_model(point, plan, vocab_size, config_fields=None):
     if point.implementation == "x_transformers":
         return XTransformersClassifier(point, plan, vocab_size)
-    return posenc_model(point, plan, vocab_size)
+    return posenc_model(point, plan, vocab_size, config_fields)
 
 
 def training_arguments(point, plan, output_dir):
@@ -178,11 +197,12 @@ def evaluations(point):
     return ("ordered",)
 
 
-def run_point(point, plan):
-    """Train one point and score it at every length; a JSON-able record."""
+def run_point(point, plan, config_fields=None):
+    """Train one point (ours with `config_fields` changed from the defaults, if given) and score it at every
+    length; a JSON-able record."""
     tokenizer, tokenized = prepare_data(point.task, point.seed, plan)
     set_seed(point.seed)
-    model = build_model(point, plan, len(tokenizer))
+    model = build_model(point, plan, len(tokenizer), config_fields)
     with tempfile.TemporaryDirectory() as scratch:
         train = tokenized["train"].remove_columns("length")
         trainer = Trainer(
@@ -207,3 +227,8 @@ def run_point(point, plan):
         "train_seconds": seconds,
         "threads": torch.get_num_threads(),
     }
+
+
+def run_recipe_point(point, plan):
+    record = run_point(Point(point.task, point.scheme, False, point.seed), plan, RECIPES[point.recipe])
+    return {**record, "recipe": point.recipe}

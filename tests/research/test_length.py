@@ -7,7 +7,7 @@ import pytest
 
 from posenc_hf.corpora.order import CUE_WORDS
 from research.length.cli import grid, main, text_grid
-from research.length.runner import check_one_token_per_word
+from research.length.runner import RECIPES, Plan, Point, check_one_token_per_word, posenc_model
 from research.length.tasks import TASKS, cycle_navigation, evaluate, make_split
 
 
@@ -43,6 +43,15 @@ def test_a_task_whose_words_the_tokenizer_splits_is_refused_by_name():
     check_one_token_per_word("order", {"input_ids": [[2, 7, 7, 3]], "length": [2]})
     with pytest.raises(ValueError, match="order: a text of 2 symbols is 5 tokens"):
         check_one_token_per_word("order", {"input_ids": [[2, 7, 8, 7, 3]], "length": [2]})
+
+
+def test_a_recipe_changes_only_the_config_fields_it_names():
+    point, plan = Point("cycle_navigation", "alibi", False, 0), Plan(hidden_size=16, num_attention_heads=2)
+    default = posenc_model(point, plan, vocab_size=40).config
+    changed = posenc_model(point, plan, 40, RECIPES["pre-norm, no dropout"]).config
+    assert (changed.layer_norm_position, changed.hidden_dropout_prob) == ("pre", 0.0)
+    assert (default.layer_norm_position, default.hidden_dropout_prob) == ("post", 0.1)
+    assert changed.position_embedding_type == default.position_embedding_type == "alibi"
 
 
 def test_the_text_part_runs_every_scheme_plain_and_the_learned_table_randomized():
@@ -83,6 +92,11 @@ def test_quick_study_writes_the_document_from_its_stored_results(tmp_path, capsy
     }  # fmt: skip
     assert all(0 < r["long_texts"] <= r["test_texts"] and 0 <= r["accuracy_whole"] <= 1 for r in text)
     assert "| subject | learned, randomized |" in document
+    recipes = results["recipe"]["records"]
+    assert [(r["task"], r["scheme"], r["recipe"]) for r in recipes] == [
+        ("cycle_navigation", "learned", recipe) for recipe in RECIPES
+    ]
+    assert "| ours, pre-norm, no dropout |" in document and "| x-transformers (grid) |" in document
     results = results["grid"]
     randomized = [r for r in results["records"] if r["randomized"]]
     assert randomized and all(set(r["accuracy_by_length"]) == {"ordered", "sampled"} for r in randomized)
