@@ -4,12 +4,12 @@ Builds single-label CSVs from `../shared` GoEmotions `train.tsv` (28 classes: ea
 emotion), repeated to each size with every row made distinct by a trailing row-number token, and
 measures, for each size in its own subprocess (so that peak memory is that size's alone):
 
-- `load+split`: `posenc_hf.data.load_corpus(csv)`, i.e. read, check, encode and the stratified
+- `load+split`: `posenc_hf.data.sources.load_corpus(csv)`, i.e. read, check, encode and the stratified
   80/10/10 split;
 - `tokenizer`: `train_tokenizer` on the train split's text column, as a run does;
 - `tokenization`: the batched `.map` of the tokenizer over every split, then validation and test
   ordered by length, as a classification run does;
-- `label counts`: `posenc_hf.labels.label_counts` for every split, as the card and report do;
+- `label counts`: `posenc_hf.data.labels.label_counts` for every split, as the card and report do;
 - `test prediction`: `Trainer.predict` over the tokenized test split (10% of the rows) with a model of
   `configs/sentiment.yaml`'s size (hidden 128, 8 heads, 3 layers, batches of 64 padded to their
   longest), as a run's report does. The weights are untrained: the time does not depend on them.
@@ -85,10 +85,10 @@ def peak_rss_mib() -> float:
 
 def measure_phases(csv_path: Path, num_proc: int | None = None, vocab_size: int = 8000) -> dict:
     """Run the phases on `csv_path` in this process; seconds and peak RSS (MiB) per phase."""
-    from posenc_hf.data import load_corpus
-    from posenc_hf.labels import label_counts
-    from posenc_hf.tasks import evaluation_by_length, tokenize  # what a classification run does
-    from posenc_hf.tokenization import train_tokenizer
+    from posenc_hf.data.labels import label_counts
+    from posenc_hf.data.sources import load_corpus
+    from posenc_hf.data.tokenization import train_tokenizer
+    from posenc_hf.training.tasks import evaluation_by_length, tokenize  # what a classification run does
 
     options = {} if num_proc is None else {"num_proc": num_proc}
     state, results = {}, {}
@@ -119,9 +119,9 @@ def predict_test_split(test, tokenizer, corpus) -> None:
     """`Trainer.predict` over the test split with an untrained model of the sentiment config's size."""
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from posenc_hf.configuration_posenc import PosEncConfig
-    from posenc_hf.labels import class_names
-    from posenc_hf.modeling_posenc import PosEncForSequenceClassification
+    from posenc_hf.data.labels import class_names
+    from posenc_hf.model.configuration_posenc import PosEncConfig
+    from posenc_hf.model.modeling_posenc import PosEncForSequenceClassification
 
     config = PosEncConfig(
         **PREDICTION_SHAPE,

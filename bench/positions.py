@@ -34,8 +34,8 @@ from bench.models import (
     x_transformers_schemes,
 )
 from bench.timing import infer_fn, interleaved, paired_ratio, summary, throughput, train_step_fn
-from posenc_hf.arguments import read_config_file
-from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
+from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES
+from posenc_hf.training.arguments import read_config_file
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 SHAPE_CONFIGS = ("subject", "sentiment")  # configs/<name>.yaml

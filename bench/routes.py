@@ -2,7 +2,7 @@
 ONNX Runtime (the dynamo exporter's graph), dynamic int8 (`torch.ao` on the linear layers) and bf16
 autocast. One shape, padded batches, interleaved like the rest of the bench.
 
-ONNX Runtime runs with the package's session options (`posenc_hf.export.onnxruntime_options`: intra-op
+ONNX Runtime runs with the package's session options (`posenc_hf.folder.export.onnxruntime_options`: intra-op
 spinning off, or its idle threads would keep spinning after each call and take the cores from the next
 torch block) and as many intra-op threads as torch.
 """
@@ -13,7 +13,7 @@ import torch
 
 from bench.models import build, make_batch
 from bench.timing import interleaved, paired_ratio, throughput
-from posenc_hf.export import dynamic_shapes, onnxruntime_options
+from posenc_hf.folder.export import dynamic_shapes, onnxruntime_options
 
 ROUTE_MODELS = ("posenc_default", "bert")
 
@@ -147,7 +147,7 @@ def main(argv=None):
     import argparse
     import json
 
-    from posenc_hf.data import load_corpus
+    from posenc_hf.data.sources import load_corpus
 
     parser = argparse.ArgumentParser(prog="python -m bench.routes", description=main.__doc__)
     parser.add_argument("folder", help="a trained model folder, e.g. runs/subject/model")

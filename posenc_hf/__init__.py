@@ -6,8 +6,8 @@ and `PosEncForMaskedLM` with transformers' Auto classes.
 
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
-from .configuration_posenc import PosEncConfig
-from .modeling_posenc import (
+from .model.configuration_posenc import PosEncConfig
+from .model.modeling_posenc import (
     PosEncForMaskedLM,
     PosEncForSequenceClassification,
     PosEncModel,

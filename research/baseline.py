@@ -22,9 +22,9 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from transformers import HfArgumentParser
 
-from posenc_hf.arguments import DataArguments, default_output_dir, read_config_file
-from posenc_hf.metrics import classification_report
-from posenc_hf.training import load_data
+from posenc_hf.folder.metrics import classification_report
+from posenc_hf.training.arguments import DataArguments, default_output_dir, read_config_file
+from posenc_hf.training.runner import load_data
 
 ANALYZERS = {"word": (1, 2), "char_wb": (2, 5)}  # analyzer -> n-gram range
 

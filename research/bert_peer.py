@@ -14,10 +14,10 @@ import sys
 
 from transformers import BertConfig, BertForSequenceClassification
 
-from posenc_hf.arguments import configure_threads, parse_run_arguments
-from posenc_hf.cli import run_command
-from posenc_hf.tasks import Classification
-from posenc_hf.training import format_summary, run_training
+from posenc_hf.folder.cli import run_command
+from posenc_hf.training.arguments import configure_threads, parse_run_arguments
+from posenc_hf.training.runner import format_summary, run_training
+from posenc_hf.training.tasks import Classification
 
 SIZE_FIELDS = (
     "vocab_size", "hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size",

@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
-from posenc_hf.plots import save
+from posenc_hf.folder.plots import save
 
 # A head is collapsed when its mean normalised entropy (1 = uniform over the unpadded keys, 0 = all
 # weight on one key) is at least UNIFORM_THRESHOLD (it averages ~all tokens: e^(0.95·ln 16) ≈ 14 of
@@ -295,7 +295,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    from posenc_hf.data import load_corpus
+    from posenc_hf.data.sources import load_corpus
 
     args = parse_args(argv)
     texts = load_corpus(args.corpus)["test"]["text"]

@@ -2,7 +2,7 @@
 
     nice -n 15 python -m research.search configs/mmlu.yaml --trials 16 --out docs/quality/search_mmlu.json
 
-The data, tokenizer, model and Trainer are the package's own (`posenc_hf.training`, `posenc_hf.tasks`),
+The data, tokenizer, model and Trainer are the package's own (`posenc_hf.training.runner`, `posenc_hf.training.tasks`),
 built from the config as `train/run.py` builds them; each trial changes only what `SPACE` names, the
 training fields through `hp_space` and the model fields through `model_init`. The objective is the
 validation macro-F1 after the last epoch; the test split is never loaded into a trial. optuna's
@@ -24,12 +24,12 @@ import optuna
 from datasets import DatasetDict
 from transformers import set_seed
 
-from posenc_hf.arguments import configure_threads, parse_run_arguments
-from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
-from posenc_hf.modeling_posenc import PosEncForSequenceClassification
-from posenc_hf.tasks import Classification
-from posenc_hf.trainer import PosEncTrainer
-from posenc_hf.training import build_config, get_tokenizer, load_data
+from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES
+from posenc_hf.model.modeling_posenc import PosEncForSequenceClassification
+from posenc_hf.training.arguments import configure_threads, parse_run_arguments
+from posenc_hf.training.runner import build_config, get_tokenizer, load_data
+from posenc_hf.training.tasks import Classification
+from posenc_hf.training.trainer import PosEncTrainer
 
 
 def hp_space(trial):

@@ -107,7 +107,7 @@ def tiny_classifier(texts, labels, **config):
     """An untrained one-layer classifier over `labels` and a tokenizer trained on `texts`."""
     import tiny
 
-    from posenc_hf.tokenization import train_tokenizer
+    from posenc_hf.data.tokenization import train_tokenizer
 
     tokenizer = train_tokenizer(texts, vocab_size=200, model_max_length=TINY_MAX_LENGTH)
     model = tiny.tiny_model(

@@ -15,11 +15,11 @@ import yaml
 from tiny import CONFIG_ERRORS
 
 from posenc_hf import PosEncConfig
-from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.checkpoints import check_checkpoint_matches
-from posenc_hf.positions_posenc import POSITION_EMBEDDINGS
-from posenc_hf.tokenization import train_tokenizer
-from posenc_hf.training import build_config
+from posenc_hf.data.tokenization import train_tokenizer
+from posenc_hf.folder.checkpoints import check_checkpoint_matches
+from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
+from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.runner import build_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUBJECT = str(REPO_ROOT / "configs" / "subject.yaml")

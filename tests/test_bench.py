@@ -26,7 +26,7 @@ from bench.models import (
 )
 from bench.timing import interleaved, paired_ratio, summary, throughput
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
-from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
+from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES
 
 TINY = SMOKE_SHAPES["tiny"]
 REPEATS, BLOCK_S = 2, 0.0  # one call per timed block

@@ -10,10 +10,10 @@ import tiny
 import yaml
 from transformers import TrainingArguments
 
-from posenc_hf.card import best_validation_metrics, read_card_metrics, render_model_card, write_model_card
-from posenc_hf.metrics import classification_report
-from posenc_hf.plots import write_all_plots
-from posenc_hf.positions_posenc import POSITION_EMBEDDINGS
+from posenc_hf.folder.card import best_validation_metrics, read_card_metrics, render_model_card, write_model_card
+from posenc_hf.folder.metrics import classification_report
+from posenc_hf.folder.plots import write_all_plots
+from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
 LABELS = ["Biology", "Chemistry", "Maths", "Physics"]
@@ -32,7 +32,7 @@ DATA_INFO = {
     "splits": {"train": 576, "validation": 72, "test": 72},
     "label_names": LABELS,
     "label_counts": {"train": dict.fromkeys(LABELS, 144), "test": dict.fromkeys(LABELS, 18)},
-    "datasheet": "posenc_hf/corpora/subject/DATASHEET.md",
+    "datasheet": "posenc_hf/data/corpora/subject/DATASHEET.md",
     "example_text": "what is the derivative of sin x",
 }
 
@@ -208,11 +208,11 @@ def test_template_is_a_string_template():
 
 
 def run_data_info(corpus, tmp_path):
-    """`data_info` as a training run on `corpus` builds it (`posenc_hf.training.data_summary`)."""
+    """`data_info` as a training run on `corpus` builds it (`posenc_hf.training.runner.data_summary`)."""
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-    from posenc_hf.arguments import DataArguments
-    from posenc_hf.training import data_summary
+    from posenc_hf.training.arguments import DataArguments
+    from posenc_hf.training.runner import data_summary
 
     features = Features({"text": Value("string"), "label": ClassLabel(names=LABELS)})
     split = Dataset.from_dict({"text": ["cell", "atom", "sum", "force"], "label": [0, 1, 2, 3]}, features=features)
@@ -257,8 +257,8 @@ MULTI_LABEL_LOG = [
 def multi_label_inputs(tmp_path_factory):
     import numpy as np
 
-    from posenc_hf.metrics import multi_label_report
-    from posenc_hf.plots import write_multi_label_plots
+    from posenc_hf.folder.metrics import multi_label_report
+    from posenc_hf.folder.plots import write_multi_label_plots
 
     folder = tmp_path_factory.mktemp("multi_label_card")
     model = tiny.tiny_model(num_labels=3, problem_type="multi_label_classification")

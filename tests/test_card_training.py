@@ -1,8 +1,8 @@
 """The card's training fields say how long the model trained: the ceiling, the epochs early stopping
 ran, and the epoch whose weights the folder holds."""
 
-from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.card_training import epochs_text, training_fields
+from posenc_hf.folder.card_training import epochs_text, training_fields
+from posenc_hf.training.arguments import parse_run_arguments
 
 
 def run_args(*overrides):

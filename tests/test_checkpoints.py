@@ -22,15 +22,15 @@ from conftest import snapshot, write_good_folder
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import posenc_hf
-from posenc_hf import checkpoints
-from posenc_hf.checkpoints import (
+from posenc_hf.folder import checkpoints
+from posenc_hf.folder.checkpoints import (
     atomic_folder,
     check_checkpoint_matches,
     check_model_folder,
     last_complete_checkpoint,
     resolve_checkpoint,
 )
-from posenc_hf.predict import load_classifier
+from posenc_hf.folder.predict import load_classifier
 
 
 def test_another_runs_checkpoints_are_refused_in_one_line_saying_what_to_do(tmp_path):
@@ -70,7 +70,7 @@ SLOW_SAVE = """
 import sys, time
 from contextlib import ExitStack
 from pathlib import Path
-from posenc_hf.checkpoints import atomic_folder
+from posenc_hf.folder.checkpoints import atomic_folder
 marker, destinations = Path(sys.argv[1]), sys.argv[2:]
 with ExitStack() as stack:
     stagings = [stack.enter_context(atomic_folder(dest)) for dest in destinations]

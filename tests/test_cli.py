@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from posenc_hf.cli import run_command
+from posenc_hf.folder.cli import run_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
@@ -53,7 +53,7 @@ def test_training_on_an_unknown_column_names_it_without_a_traceback(tmp_path):
     "command",
     [
         f"{sys.executable} train/run.py --help",
-        f"printf 'cell atom\\nforce\\n' | {sys.executable} -m posenc_hf.predict FOLDER",
+        f"printf 'cell atom\\nforce\\n' | {sys.executable} -m posenc_hf.folder.predict FOLDER",
     ],
     ids=["train-help", "posenc-predict"],
 )

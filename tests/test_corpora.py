@@ -10,9 +10,9 @@ from datasets import ClassLabel, Features, Value
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from posenc_hf.corpora import CORPORA_DIR, LABEL_NAMES
-from posenc_hf.corpora.order import CUE_WORDS, FILLER_WORDS, first_cue, make_order_corpus
-from posenc_hf.data import SPLITS, load_corpus
+from posenc_hf.data.corpora import CORPORA_DIR, LABEL_NAMES
+from posenc_hf.data.corpora.order import CUE_WORDS, FILLER_WORDS, first_cue, make_order_corpus
+from posenc_hf.data.sources import SPLITS, load_corpus
 
 SPLIT_SHARES = {"train": 0.8, "validation": 0.1, "test": 0.1}
 

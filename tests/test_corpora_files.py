@@ -1,4 +1,4 @@
-"""Hub datasets with a config name, a revision and a split mapping (`posenc_hf.corpora.files`), tested
+"""Hub datasets with a config name, a revision and a split mapping (`posenc_hf.data.corpora.files`), tested
 offline: on a dataset repo folder (data files, and a README.md dataset card whose `configs:` name them,
 which `load_dataset(folder, name=...)` reads as it reads a Hub repo), and on a Hub id whose
 `load_dataset` call is recorded. The other readers of files and folders are tested in test_data.py."""
@@ -11,11 +11,11 @@ import huggingface_hub
 import pytest
 from datasets import Dataset, IterableDataset
 
-from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.corpora import files
-from posenc_hf.corpora.files import HubOptions, read_hub
-from posenc_hf.data import load_corpus
-from posenc_hf.streaming import load_streamed_corpus
+from posenc_hf.data.corpora import files
+from posenc_hf.data.corpora.files import HubOptions, read_hub
+from posenc_hf.data.sources import load_corpus
+from posenc_hf.data.streaming import load_streamed_corpus
+from posenc_hf.training.arguments import parse_run_arguments
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CARD = """---

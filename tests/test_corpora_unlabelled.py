@@ -1,10 +1,10 @@
-"""Which text masked-LM pretraining reads (`posenc_hf.corpora.unlabelled`): by default the training
+"""Which text masked-LM pretraining reads (`posenc_hf.data.corpora.unlabelled`): by default the training
 split only, never a validation or test text; GoEmotions' unlabelled comments and MMLU's questions
 with their options. (Kept apart from tests/test_corpora.py, which is being changed.)"""
 
-from posenc_hf.arguments import DataArguments
-from posenc_hf.corpora.unlabelled import pretraining_texts
-from posenc_hf.training import load_data
+from posenc_hf.data.corpora.unlabelled import pretraining_texts
+from posenc_hf.training.arguments import DataArguments
+from posenc_hf.training.runner import load_data
 
 
 def write_corpus(folder):

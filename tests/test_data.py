@@ -11,9 +11,9 @@ import huggingface_hub
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
 
-from posenc_hf.corpora import LABEL_NAMES
-from posenc_hf.data import SPLITS, load_corpus, source_kind, source_name
-from posenc_hf.labels import label_array, label_counts
+from posenc_hf.data.corpora import LABEL_NAMES
+from posenc_hf.data.labels import label_array, label_counts
+from posenc_hf.data.sources import SPLITS, load_corpus, source_kind, source_name
 
 SUBJECTS = LABEL_NAMES["subject"]
 EXPECTED_FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=SUBJECTS)})
@@ -145,7 +145,7 @@ def test_classlabel_ids_are_read_through_their_own_names(tmp_path):
 
 def test_unknown_label_set_is_sorted_and_logged(tmp_path, caplog):
     rows = [{"text": f"text {i}", "label": "yes" if i % 2 else "no"} for i in range(20)]
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.data"):
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.data.sources"):
         corpus = load_corpus(write_csv(tmp_path / "yes_no.csv", rows))
     assert corpus["train"].features["label"].names == ["no", "yes"]
     assert "sorted names ['no', 'yes']" in caplog.text
@@ -189,7 +189,7 @@ def all_label_names(corpus) -> Counter:
 
 
 def test_mmlu_pooled_and_split_stratified(shared_dir, caplog):
-    with caplog.at_level(logging.INFO, logger="posenc_hf.corpora"):
+    with caplog.at_level(logging.INFO, logger="posenc_hf.data.corpora"):
         corpus = load_corpus("mmlu", data_dir=shared_dir / "data" / "mmlu")
     assert f"dropped {MMLU_REPEATS} repeated question stems, kept {MMLU_ROWS - MMLU_REPEATS}" in caplog.text
     assert all_label_names(corpus) == MMLU_PER_CLASS
@@ -214,7 +214,7 @@ def test_mmlu_college_held_out_with_options(shared_dir, monkeypatch):
 
 
 def test_goemotions_counts_match_the_readme(shared_dir, caplog):
-    with caplog.at_level(logging.INFO, logger="posenc_hf.corpora"):
+    with caplog.at_level(logging.INFO, logger="posenc_hf.data.corpora"):
         corpus = load_corpus("goemotions", data_dir=shared_dir / "data" / "goemotions")
     assert corpus["train"].features["label"].names == LABEL_NAMES["sentiment"]
     train_and_validation = Counter(label_names_of(corpus, "train")) + Counter(label_names_of(corpus, "validation"))
@@ -277,7 +277,7 @@ def test_empty_split_is_an_error(tmp_path):
         load_corpus(tmp_path, drop_rows_with_empty_cells=True)
 
 
-# --- empty cells (posenc_hf.empty_cells) ------------------------------------------------------------
+# --- empty cells (posenc_hf.data.empty_cells) ------------------------------------------------------------
 
 EMPTY_AT = [3, 5, 8, 13, 21, 34, 40]  # data rows (1-based, header not counted) of the empty cells: 7, 5 shown
 
@@ -317,13 +317,13 @@ def test_empty_cells_of_a_split_file_and_missing_cells_are_named(tmp_path):
 
 @pytest.mark.reliability
 def test_the_drop_option_leaves_out_rows_with_empty_cells_and_counts_them(tmp_path, caplog):
-    from posenc_hf.arguments import DataArguments
-    from posenc_hf.card_data import data_fields
-    from posenc_hf.training import data_summary
+    from posenc_hf.folder.card_data import data_fields
+    from posenc_hf.training.arguments import DataArguments
+    from posenc_hf.training.runner import data_summary
 
     empty = [{"text": " ", "label": "Maths"}, {"text": "a question", "label": ""}, {"text": "", "label": "\t"}]
     path = write_csv(tmp_path / "questions.csv", [*ROWS[:7], *empty, *ROWS[7:]])
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.empty_cells"):
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.data.empty_cells"):
         corpus = load_corpus(path, drop_rows_with_empty_cells=True)
     assert_split_80_10_10(corpus)  # the labels '' and '\t' are no classes, the texts ' ' and '' in no split
     assert corpus.dropped_rows == {str(path): {"rows": 3, "columns": {"text": 2, "label": 2}}}

@@ -9,8 +9,8 @@ import pytest
 from conftest import MULTI_LABELS, multi_label_rows
 from datasets import ClassLabel, Dataset, Features, List, Value
 
-from posenc_hf.data import SPLITS, load_corpus
-from posenc_hf.labels import class_names, is_multi_label, label_counts, multi_hot
+from posenc_hf.data.labels import class_names, is_multi_label, label_counts, multi_hot
+from posenc_hf.data.sources import SPLITS, load_corpus
 
 ROWS = multi_label_rows(40)
 EXPECTED_FEATURES = Features({"text": Value("string"), "label": List(ClassLabel(names=MULTI_LABELS))})

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.predict import load_classifier
-from posenc_hf.training import format_summary, run_training
+from posenc_hf.folder.predict import load_classifier
+from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.runner import format_summary, run_training
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
@@ -80,7 +80,7 @@ def test_the_recorder_sees_a_deprecated_spelling_and_names_our_call():
     with recorded_deprecations() as found:
         parse_run_arguments([SMOKE, "--gradient_checkpointing", "true"])  # transformers 5.24: FutureWarning
     assert [(kind, frame.split(":")[0]) for kind, message, frame in found if "gradient_checkpointing" in message] == [
-        ("FutureWarning", "posenc_hf/arguments.py")
+        ("FutureWarning", "posenc_hf/training/arguments.py")
     ]
 
 

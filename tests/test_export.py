@@ -16,7 +16,7 @@ from tiny import tiny_model
 from transformers import AutoTokenizer
 
 from posenc_hf import PosEncForSequenceClassification, PosEncModel
-from posenc_hf.export import ONNX_PACKAGES, classify, dynamic_shapes, export_folder, load_export, main
+from posenc_hf.folder.export import ONNX_PACKAGES, classify, dynamic_shapes, export_folder, load_export, main
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -159,7 +159,7 @@ def test_compile_fullgraph_training_with_dropout_runs():
 
 
 def test_posenc_predict_runs_an_onnx_export_like_its_model_folder(tiny_folder, tmp_path, capsys):
-    from posenc_hf.predict import main as predict_main
+    from posenc_hf.folder.predict import main as predict_main
 
     pytest.importorskip("onnxruntime", reason="ONNX export needs pip install 'posenc_hf[export]'")
     assert main([str(tiny_folder), str(tmp_path / "onnx")]) == 0
@@ -174,7 +174,7 @@ def test_posenc_predict_runs_an_onnx_export_like_its_model_folder(tiny_folder, t
 
 
 def test_posenc_predict_runs_a_dynamo_export_only_when_trusted(tiny_folder, tmp_path, capsys):
-    from posenc_hf.predict import main as predict_main
+    from posenc_hf.folder.predict import main as predict_main
 
     assert main([str(tiny_folder), str(tmp_path / "pt2"), "--format", "dynamo"]) == 0
     assert "--trust-remote-code" in capsys.readouterr().out  # the command it prints is one that runs

@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import LocalTokenNotFoundError
 
-from posenc_hf.hub import check_push_target, push_finished_folder
+from posenc_hf.folder.hub import check_push_target, push_finished_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 
-from posenc_hf.losses import balanced_class_weights, class_weighted_loss
+from posenc_hf.training.losses import balanced_class_weights, class_weighted_loss
 
 
 def test_balanced_weights_match_scikit_learn():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from transformers import EvalPrediction
 
-from posenc_hf.metrics import (
+from posenc_hf.folder.metrics import (
     CLASSIFICATION_METRIC_PATH,
     classification_report,
     load_classification_metric,
@@ -83,7 +83,7 @@ def test_loads_offline_from_another_folder_with_a_cold_cache(tmp_path):
     network and no repo cwd."""
     code = f"""
 import json, evaluate
-from posenc_hf.metrics import load_classification_metric, load_multi_label_metric
+from posenc_hf.folder.metrics import load_classification_metric, load_multi_label_metric
 direct = evaluate.load({str(CLASSIFICATION_METRIC_PATH)!r}).compute(predictions={PREDICTIONS}, references={REFERENCES})
 packaged = load_classification_metric().compute(predictions={PREDICTIONS}, references={REFERENCES})
 multi = load_multi_label_metric().compute(predictions=[[1, 0], [1, 1]], references=[[1, 0], [0, 1]])

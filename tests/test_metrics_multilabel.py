@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from transformers import EvalPrediction
 
-from posenc_hf.metrics import (
+from posenc_hf.folder.metrics import (
     THRESHOLDS,
     choose_threshold,
     load_multi_label_metric,

@@ -4,6 +4,7 @@ padding, position tables, losses, bad inputs, and save/load."""
 import copy
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,8 +12,9 @@ from conftest import TINY_MAX_LENGTH
 from tiny import batch, tiny_config, tiny_model
 from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
+import posenc_hf
 from posenc_hf import PosEncForMaskedLM, PosEncForSequenceClassification, PosEncModel
-from posenc_hf.configuration_posenc import LAYER_NORM_POSITIONS, POOLING_TYPES, POSITION_EMBEDDING_TYPES
+from posenc_hf.model.configuration_posenc import LAYER_NORM_POSITIONS, POOLING_TYPES, POSITION_EMBEDDING_TYPES
 
 
 @pytest.mark.parametrize(
@@ -310,8 +312,9 @@ def test_ignored_labels_do_not_count():
 def test_saved_folder_contents(tmp_path):
     tiny_model().save_pretrained(tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
-    code = {"configuration_posenc.py", "modeling_posenc.py", "positions_posenc.py", "fast_paths_posenc.py"}
-    assert {"model.safetensors", "config.json"} | code <= names
+    model_folder = Path(posenc_hf.__file__).parent / "model"  # the whole folder travels, and nothing else
+    code = {path.name for path in model_folder.glob("*.py")} - {"__init__.py"}
+    assert len(code) == 7 and names == {"model.safetensors", "config.json"} | code
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))]
     auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
     assert auto_map == {
@@ -355,7 +358,7 @@ def test_auto_model_loads_the_encoder_out_of_a_classification_folder(tmp_path):
 
 
 def test_fast_dropout_drops_the_asked_share_and_keeps_the_mean():
-    from posenc_hf.fast_paths_posenc import fast_dropout
+    from posenc_hf.model.fast_paths_posenc import fast_dropout
 
     torch.manual_seed(0)
     ones = torch.ones(400, 1000)
@@ -388,8 +391,8 @@ def test_padding_positions_are_skipped_and_come_back_as_zeros():
 
 
 def test_cpu_attention_runs_in_float32_for_half_precision_inputs():
-    from posenc_hf.fast_paths_posenc import float32_attention
-    from posenc_hf.modeling_posenc import eager_attention_forward
+    from posenc_hf.model.fast_paths_posenc import float32_attention
+    from posenc_hf.model.modeling_posenc import eager_attention_forward
 
     seen = []
 

@@ -9,8 +9,7 @@ import pytest
 import tiny
 import torch
 
-from posenc_hf.attention_positions_posenc import apply_rotary_pos_emb
-from posenc_hf.plots import (
+from posenc_hf.folder.plots import (
     MAX_POSITIONS,
     bias_by_distance,
     bias_figure,
@@ -28,6 +27,7 @@ from posenc_hf.plots import (
     write_all_plots,
     write_multi_label_plots,
 )
+from posenc_hf.model.attention_positions_posenc import apply_rotary_pos_emb
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 LABELS = ["Biology", "Chemistry", "Maths", "Physics"]

@@ -5,7 +5,7 @@ import pytest
 import tiny
 import torch
 
-from posenc_hf.positions_posenc import POSITION_EMBEDDINGS
+from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
 
 CHANGES = {
     "max_position_embeddings": 20,

@@ -23,8 +23,8 @@ import torch
 from conftest import CONTROL, LONG, MIXED, NOT_TEXT, TINY_LABELS, tiny_texts
 from transformers import pipeline
 
-from posenc_hf import predict
-from posenc_hf.predict import is_local_folder, load_classifier, main
+from posenc_hf.folder import predict
+from posenc_hf.folder.predict import is_local_folder, load_classifier, main
 
 LABELS = set(TINY_LABELS)
 
@@ -352,7 +352,7 @@ def test_posenc_predict_on_10000_lines_keeps_memory_flat(tiny_folder, tmp_path):
     lines = tmp_path / "texts.txt"
     lines.write_text("\n".join(texts) + "\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, "-m", "posenc_hf.predict", str(tiny_folder), "--json", "--batch-size", "64"]
+    command = [sys.executable, "-m", "posenc_hf.folder.predict", str(tiny_folder), "--json", "--batch-size", "64"]
     with open(lines) as stdin:
         process = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         shown = []

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import MULTI_LABELS, TINY_THRESHOLD
 
-from posenc_hf.predict import decision_threshold, load_classifier, main
+from posenc_hf.folder.predict import decision_threshold, load_classifier, main
 
 TEXTS = ["sunny day with the gene", "furious and scary atom"]
 

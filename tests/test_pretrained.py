@@ -8,9 +8,9 @@ import torch
 from tiny import tiny_model
 
 from posenc_hf import PosEncForMaskedLM, PosEncForSequenceClassification
-from posenc_hf.arguments import ModelArguments
-from posenc_hf.pretrained import load_pretrained_classifier, pretrained_config
-from posenc_hf.tokenization import train_tokenizer
+from posenc_hf.data.tokenization import train_tokenizer
+from posenc_hf.training.arguments import ModelArguments
+from posenc_hf.training.pretrained import load_pretrained_classifier, pretrained_config
 
 TEXTS = ["the cell divides in two", "acids give protons to bases", "solve for x in two steps", "light bends in glass"]
 
@@ -30,7 +30,7 @@ def test_classifier_from_pretrained_folder_keeps_encoder_and_gets_a_new_head(pre
     model_args = ModelArguments(model_name_or_path=str(folder), hidden_size=999, hidden_dropout_prob=0.3)
     config = pretrained_config(model_args, tokenizer, ["a", "b", "c"])
     assert config.hidden_size == 16 and config.hidden_dropout_prob == 0.3  # architecture from the folder
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.pretrained"):
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.training.pretrained"):
         classifier, message = load_pretrained_classifier(str(folder), config)
     assert isinstance(classifier, PosEncForSequenceClassification) and classifier.config.num_labels == 3
     encoder = mlm.posenc.state_dict()

@@ -8,7 +8,7 @@ import torch
 from tiny import batch, tiny_model
 
 from posenc_hf import PosEncForSequenceClassification
-from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
+from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES
 
 MAX_POSITIONS = 32
 RANDOMIZED = {"randomize_positions": True, "hidden_dropout_prob": 0.0, "max_position_embeddings": MAX_POSITIONS}

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.training import RunResult, format_summary
+from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.runner import RunResult, format_summary
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 README = (REPO_ROOT / "README.md").read_text()

@@ -16,25 +16,18 @@ from transformers import AutoConfig, AutoModel
 
 import posenc_hf
 from posenc_hf import PosEncForMaskedLM
-from posenc_hf.predict import load_classifier
+from posenc_hf.folder.predict import load_classifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-REMOTE_CODE_FILES = [
-    "configuration_posenc.py",
-    "modeling_posenc.py",
-    "positions_posenc.py",
-    "attention_positions_posenc.py",
-    "random_positions_posenc.py",
-    "checks_posenc.py",
-    "fast_paths_posenc.py",
-]
+MODEL_FOLDER = Path(posenc_hf.__file__).parent / "model"  # the files that travel to the Hub: this folder
+REMOTE_CODE_FILES = sorted(path.name for path in MODEL_FOLDER.glob("*.py") if path.name != "__init__.py")
 ALLOWED_TOP_LEVEL = {"math", "torch", "transformers"}
 
 
 @pytest.mark.parametrize("filename", REMOTE_CODE_FILES)
 def test_remote_code_files_import_only_torch_transformers_and_each_other(filename):
-    tree = ast.parse((Path(posenc_hf.__file__).parent / filename).read_text())
+    tree = ast.parse((MODEL_FOLDER / filename).read_text())
     for node in tree.body:  # top level only
         if isinstance(node, ast.Import):
             roots = {alias.name.split(".")[0] for alias in node.names}

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from conftest import snapshot
 
-from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.checkpoints import last_complete_checkpoint
-from posenc_hf.run_settings import NOT_SHAPING, RunSettingsCallback, checkpoint_settings, run_settings
-from posenc_hf.training import format_summary, run_training
+from posenc_hf.folder.checkpoints import last_complete_checkpoint
+from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.run_settings import NOT_SHAPING, RunSettingsCallback, checkpoint_settings, run_settings
+from posenc_hf.training.runner import format_summary, run_training
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")

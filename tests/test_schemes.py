@@ -17,9 +17,9 @@ from test_export import CHECK_SHAPES, padded_batch  # shapes other than the trac
 from tiny import CONFIG_ERRORS, tiny_config
 
 from posenc_hf import PosEncForMaskedLM, PosEncForSequenceClassification, PosEncModel
-from posenc_hf.configuration_posenc import EVAL_POSITIONS, POSITION_EMBEDDING_TYPES
-from posenc_hf.export import dynamic_shapes
-from posenc_hf.positions_posenc import POSITION_EMBEDDINGS
+from posenc_hf.folder.export import dynamic_shapes
+from posenc_hf.model.configuration_posenc import EVAL_POSITIONS, POSITION_EMBEDDING_TYPES
+from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
 
 TOLERANCE = 1e-4  # outputs of one model by two routes (export, ONNX, compile, another attention backend)
 MAX_POSITIONS = 32  # room for randomized positions: the longest test text has 12 tokens

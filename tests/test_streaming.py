@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.streaming import check_streaming_run, load_streamed_corpus, tokenize_streamed
-from posenc_hf.tasks import task_for
-from posenc_hf.training import run_training
+from posenc_hf.data.streaming import check_streaming_run, load_streamed_corpus, tokenize_streamed
+from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.runner import run_training
+from posenc_hf.training.tasks import task_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
@@ -123,7 +123,7 @@ def test_empty_cells_in_the_stream_are_named_as_read_or_dropped(tmp_path, caplog
         list(load_streamed_corpus(dropping)["train"])
     table[69] = (table[69][0], "a")
     write(corpus, table)
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.empty_cells"):
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.data.empty_cells"):
         train = [row["text"] for row in load_streamed_corpus(dropping)["train"]]
     assert train == [text for i, (text, _) in enumerate(table) if i >= 20 and i not in (33, 51)]
     assert "questions.csv: dropping rows with an empty or whitespace-only cell as the stream is read" in caplog.text
@@ -165,7 +165,7 @@ def test_multi_label_is_refused_when_asked_for_and_when_the_stream_holds_lists(t
 
 def test_a_head_without_some_class_is_flagged(tmp_path, caplog):
     corpus = write(tmp_path / "sorted.csv", sorted(rows(), key=lambda row: row[1]))
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.streaming"):
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.data.streaming"):
         load_streamed_corpus(arguments(corpus, tmp_path / "run")[1])
     assert "validation, held out from the head of" in caplog.text and "has no rows of b, c" in caplog.text
 

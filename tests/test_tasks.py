@@ -11,8 +11,8 @@ from tiny import tiny_model
 from transformers import DataCollatorForLanguageModeling, DataCollatorWithPadding
 
 from posenc_hf import PosEncForMaskedLM
-from posenc_hf.tasks import Classification, MaskedLM, MultiLabelClassification
-from posenc_hf.tokenization import train_tokenizer
+from posenc_hf.data.tokenization import train_tokenizer
+from posenc_hf.training.tasks import Classification, MaskedLM, MultiLabelClassification
 
 TEXTS = ["the cell divides in two", "acids give protons to bases", "solve for x in two steps", "light bends in glass"]
 

@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 from transformers.testing_utils import CaptureLogger
 from transformers.utils import logging
 
-from posenc_hf.tokenization import SPECIAL_TOKENS, text_encoder, train_tokenizer
+from posenc_hf.data.tokenization import SPECIAL_TOKENS, text_encoder, train_tokenizer
 
 TEXTS = [
     "The mitochondria is the powerhouse of the cell.",

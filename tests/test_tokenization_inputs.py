@@ -7,7 +7,7 @@ import pytest
 from conftest import CONTROL, LONG, MIXED, NOT_TEXT, TINY_MAX_LENGTH
 from transformers import AutoTokenizer
 
-from posenc_hf.predict import check_texts
+from posenc_hf.folder.predict import check_texts
 
 pytestmark = pytest.mark.reliability
 

@@ -20,9 +20,9 @@ import torch
 from conftest import snapshot, write_good_folder
 from safetensors.torch import load_file
 
-from posenc_hf import tasks, training
-from posenc_hf.card import read_card_metrics
-from posenc_hf.predict import load_classifier
+from posenc_hf.folder.card import read_card_metrics
+from posenc_hf.folder.predict import load_classifier
+from posenc_hf.training import runner, tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
@@ -181,7 +181,7 @@ print(json.dumps(classifier({SAMPLE_TEXTS!r}, top_k=None, truncation=True)))
 
 def test_posenc_predict_reads_stdin(smoke_folder):
     result = run_command(
-        [sys.executable, "-m", "posenc_hf.predict", str(smoke_folder), "--json", "--top-k", "2"],
+        [sys.executable, "-m", "posenc_hf.folder.predict", str(smoke_folder), "--json", "--top-k", "2"],
         input="\n".join(SAMPLE_TEXTS) + "\n",
     )
     lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
@@ -190,7 +190,7 @@ def test_posenc_predict_reads_stdin(smoke_folder):
 
 
 def test_posenc_predict_takes_texts_as_arguments(smoke_folder):
-    result = run_command([sys.executable, "-m", "posenc_hf.predict", str(smoke_folder), *SAMPLE_TEXTS[:2]])
+    result = run_command([sys.executable, "-m", "posenc_hf.folder.predict", str(smoke_folder), *SAMPLE_TEXTS[:2]])
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2 and lines[0].endswith(SAMPLE_TEXTS[0])
 
@@ -202,7 +202,7 @@ def test_push_uploads_every_file_of_the_folder(smoke_folder, monkeypatch):
     """No network: intercept the Hub client's card check and commit, and check what they would have sent."""
     from huggingface_hub import HfApi, hf_api
 
-    from posenc_hf.hub import push_folder
+    from posenc_hf.folder.hub import push_folder
 
     sent = {}
 
@@ -353,7 +353,7 @@ def test_model_folder_weights_metrics_and_card_all_go_through_the_temporary_fold
         tasks.Classification().write_card(staging, trainer, report, {"label_names": ["a"]}, "card.md", {})
 
     with pytest.raises(OSError, match="No space left"):
-        training.write_model_folder(dest, trainer, tokenizer, report, write_card)
+        runner.write_model_folder(dest, trainer, tokenizer, report, write_card)
     staging = tmp_path / ".model.tmp"
     assert saved.weights == saved.tokenizer == written["card"] == staging
     assert snapshot(dest) == before and not staging.exists()
@@ -380,8 +380,8 @@ def test_a_failing_report_step_is_named_in_one_line_and_the_folder_kept(tmp_path
     def write_card(into, plots):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.training"):
-        training.add_reports(folder, write_plots, write_card)
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.training.runner"):
+        runner.add_reports(folder, write_plots, write_card)
     assert [record.getMessage() for record in caplog.records] == [
         f"{message}; the model folder {folder} is complete without it"
     ]
@@ -407,9 +407,9 @@ def oversized_run(tmp_path_factory):
     def out_of_memory(model, path):
         raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000)")
 
-    from posenc_hf import plots
-    from posenc_hf.arguments import parse_run_arguments
-    from posenc_hf.training import run_training
+    from posenc_hf.folder import plots
+    from posenc_hf.training.arguments import parse_run_arguments
+    from posenc_hf.training.runner import run_training
 
     output_dir = tmp_path_factory.mktemp("oversized")
     argv = [SMOKE, "--max_length", "100000", "--output_dir", str(output_dir), "--report_to", "none"]
@@ -429,10 +429,10 @@ def test_an_oversized_max_length_is_clipped_before_training_said_in_the_log_and_
     result, log = oversized_run
     clipped = read_metrics(result.folder)["max_length_clipped"]
     used, longest = clipped["clipped_to"], clipped["longest_training_text"]
-    assert clipped["asked"] == 100_000 and used == max(longest, training.LENGTH_KEPT) < 100_000
+    assert clipped["asked"] == 100_000 and used == max(longest, runner.LENGTH_KEPT) < 100_000
     line = f"max_length 100000 clipped to {used}: the longest tokenized training text has {longest} tokens"
     assert [entry for entry in log if "clipped" in entry] == [
-        f"{line} (a max_length up to {training.LENGTH_KEPT} is used as given)"
+        f"{line} (a max_length up to {runner.LENGTH_KEPT} is used as given)"
     ]
     assert json.loads((result.folder / "config.json").read_text())["max_position_embeddings"] == used
     assert json.loads((result.folder / "tokenizer_config.json").read_text())["model_max_length"] == used
@@ -443,7 +443,7 @@ def test_an_oversized_max_length_is_clipped_before_training_said_in_the_log_and_
 
 @pytest.mark.reliability
 def test_a_failing_plot_leaves_a_complete_folder_and_one_line_naming_it(oversized_run):
-    from posenc_hf.checkpoints import check_model_folder
+    from posenc_hf.folder.checkpoints import check_model_folder
 
     result, log = oversized_run
     check_model_folder(result.folder)
@@ -459,8 +459,8 @@ def test_a_failing_plot_leaves_a_complete_folder_and_one_line_naming_it(oversize
 
 
 def test_a_length_no_position_table_can_serve_is_refused_before_any_work(tmp_path):
-    from posenc_hf.arguments import parse_run_arguments
-    from posenc_hf.training import run_training
+    from posenc_hf.training.arguments import parse_run_arguments
+    from posenc_hf.training.runner import run_training
 
     arguments = parse_run_arguments([SMOKE, "--max_length", "100000000", "--output_dir", str(tmp_path / "run")])
     with pytest.raises(ValueError, match=r"^max_length=100,000,000 cannot be served: .* x hidden_size 16 needs "):
@@ -574,8 +574,8 @@ def test_interrupted_three_ways_then_resumed_ends_like_an_uninterrupted_run(tmp_
 
 
 def test_pretrain_then_fine_tune_through_the_run_pipeline(tmp_path, caplog):
-    from posenc_hf.arguments import parse_run_arguments
-    from posenc_hf.training import run_training
+    from posenc_hf.training.arguments import parse_run_arguments
+    from posenc_hf.training.runner import run_training
 
     fast = ["--num_train_epochs", "1", "--report_to", "none", "--num_threads", "1"]
     pretrained = run_training(
@@ -590,7 +590,7 @@ def test_pretrain_then_fine_tune_through_the_run_pipeline(tmp_path, caplog):
         [SMOKE, "--model_name_or_path", str(pretrained.folder), "--output_dir", str(tmp_path / "cls"), *fast]
     )
     model_args.hidden_size = 64  # ignored: the architecture is the pretrained folder's
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.pretrained"):
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.training.pretrained"):
         result = run_training(model_args, data_args, run_args, REPO_ROOT / "model_card.md")
     assert "newly initialised (2): classifier.bias, classifier.weight" in caplog.text
     assert (result.folder / "tokenizer.json").read_text() == (pretrained.folder / "tokenizer.json").read_text()

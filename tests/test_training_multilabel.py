@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import MULTI_LABELS, multi_label_rows
 
-from posenc_hf.arguments import parse_run_arguments
-from posenc_hf.predict import load_classifier, main
-from posenc_hf.training import format_summary, run_training
+from posenc_hf.folder.predict import load_classifier, main
+from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.runner import format_summary, run_training
 
 SMOKE = str(Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml")
 ROWS = multi_label_rows(60)

@@ -73,9 +73,9 @@ from transformers.models.auto import modeling_auto  # noqa: E402
 from transformers.testing_utils import torch_device  # noqa: E402
 
 from posenc_hf import PosEncConfig, PosEncForMaskedLM, PosEncForSequenceClassification, PosEncModel  # noqa: E402
-from posenc_hf.attention_positions_posenc import PosEncRotaryEmbedding  # noqa: E402
-from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES  # noqa: E402
-from posenc_hf.positions_posenc import POSITION_EMBEDDINGS  # noqa: E402
+from posenc_hf.model.attention_positions_posenc import PosEncRotaryEmbedding  # noqa: E402
+from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES  # noqa: E402
+from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS  # noqa: E402
 
 # transformers' tests pick a class's role (base model, sequence classifier, masked LM: which labels
 # to build, what to train) by its name in these tables, where an in-library model is listed.

@@ -4,7 +4,7 @@
     accelerate launch --config_file train/accelerate.yaml train/run.py configs/subject.yaml
     python train/run.py configs/pretrain_goemotions.yaml       # task: mlm, masked-LM pretraining
 
-Parsing and wiring only: the work is in `posenc_hf.training`. `--help` lists the fields. A mistake
+Parsing and wiring only: the work is in `posenc_hf.training.runner`. `--help` lists the fields. A mistake
 (a bad path, an unknown column, another run's folder) prints its message and exits with 1;
 `POSENC_DEBUG=1` shows the traceback too.
 """
@@ -14,10 +14,10 @@ import logging
 import sys
 from pathlib import Path
 
-from posenc_hf.arguments import configure_threads, parse_run_arguments
-from posenc_hf.cli import quiet_progress_bars, run_command
-from posenc_hf.hub import check_push_target, push_finished_folder
-from posenc_hf.training import format_summary, run_training
+from posenc_hf.folder.cli import quiet_progress_bars, run_command
+from posenc_hf.folder.hub import check_push_target, push_finished_folder
+from posenc_hf.training.arguments import configure_threads, parse_run_arguments
+from posenc_hf.training.runner import format_summary, run_training
 
 
 def main(argv=None):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from posenc_hf.configuration_posenc import POSITION_EMBEDDING_TYPES
+from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES
 
 from ..study.runner import run_each
 from .report import write_report

@@ -193,11 +193,12 @@ def text_section(text):
         return "Not run yet: `python -m research.length --parts text`.\n"
     plan, records = text["plan"], text["records"]
     seeds = sorted({r["seed"] for r in records})
-    return f"""Each corpus's classifier (`configs/<corpus>.yaml`, through `posenc_hf.training.run_training`) trains
-and selects its checkpoint on texts cut to {plan["train_tokens"]} tokens, then scores the test split cut the
-same way and whole (up to the config's `max_length`); positions past {plan["train_tokens"]} are never
-trained. Seeds: {", ".join(map(str, seeds))}; {len(records)} runs, {text["wall_seconds"] / 60:.0f} min on
-{text["machine"]}{" (quick mode)" if text["mode"] == "quick" else ""}.
+    quick = " (quick mode)" if text["mode"] == "quick" else ""
+    return f"""Each corpus's classifier (`configs/<corpus>.yaml`, through
+`posenc_hf.training.runner.run_training`) trains and selects its checkpoint on texts cut to
+{plan["train_tokens"]} tokens, then scores the test split cut the same way and whole (up to the config's
+`max_length`); positions past {plan["train_tokens"]} are never trained. Seeds: {", ".join(map(str, seeds))};
+{len(records)} runs, {text["wall_seconds"] / 60:.0f} min on {text["machine"]}{quick}.
 
 {text_table(records)}
 """

@@ -21,8 +21,8 @@ from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, Trai
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
-from posenc_hf.tasks import tokenize
-from posenc_hf.tokenization import train_tokenizer
+from posenc_hf.data.tokenization import train_tokenizer
+from posenc_hf.training.tasks import tokenize
 
 from .tasks import TASKS, make_split
 

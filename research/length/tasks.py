@@ -9,7 +9,7 @@ Each task draws a text of `length` symbols and its label from a `random.Random`:
   (5 classes: the sum of the moves modulo 5)
 - `modular_arithmetic`: numbers 0-4 joined by `+`, `-`, `*` (written `plus`, `minus`, `times`), evaluated
   with `*` before `+` and `-`, modulo 5 (5 classes; the length is made odd, as the paper's is).
-- `order`: the package's order corpus (`posenc_hf.corpora.order`) at any length from 4: the four cue
+- `order`: the package's order corpus (`posenc_hf.data.corpora.order`) at any length from 4: the four cue
   words once each among filler words, in a random order; which cue comes first? (4 classes; every
   text's bag of words holds all four cues, so a model without positions is at chance).
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from datasets import ClassLabel, Dataset, Features, Value
 
-from posenc_hf.corpora.order import CUE_WORDS, FILLER_WORDS, first_cue
+from posenc_hf.data.corpora.order import CUE_WORDS, FILLER_WORDS, first_cue
 
 MODULUS = 5
 NUMBER_WORDS = ("zero", "one", "two", "three", "four")

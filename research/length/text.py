@@ -2,7 +2,7 @@
 recipe) on texts cut to `train_tokens` tokens, selects on a validation split cut the same way, and is
 scored on the test texts cut so and at full length (the config's `max_length`).
 
-A run is the package's own (`posenc_hf.training.run_training`, with every check it makes), given a task
+A run is the package's own (`posenc_hf.training.runner.run_training`, with every check it makes), given a task
 that cuts the train and validation splits: positions past `train_tokens` are never trained, so a test
 text longer than that asks each scheme to extrapolate. "long" is the share of test texts past
 `train_tokens`, where the two scores can differ at all.
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from datasets import DatasetDict
 
-from posenc_hf.arguments import configure_threads, parse_run_arguments
-from posenc_hf.tasks import Classification, evaluation_by_length, tokenize
-from posenc_hf.training import run_training
+from posenc_hf.training.arguments import configure_threads, parse_run_arguments
+from posenc_hf.training.runner import run_training
+from posenc_hf.training.tasks import Classification, evaluation_by_length, tokenize
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TRAIN_TOKENS = 32  # the setting: trained at 32 tokens, scored at full length

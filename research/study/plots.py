@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from posenc_hf.plots import save
+from posenc_hf.folder.plots import save
 
 from ..diagnostics import draw_gradient_norms
 from .plan import Plan, contrast_learning_rates

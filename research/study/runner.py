@@ -20,9 +20,9 @@ import torch
 import transformers
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
 
-from posenc_hf.arguments import DataArguments, ModelArguments
-from posenc_hf.tasks import Classification, tokenize
-from posenc_hf.training import build_config, get_tokenizer, load_data
+from posenc_hf.training.arguments import DataArguments, ModelArguments
+from posenc_hf.training.runner import build_config, get_tokenizer, load_data
+from posenc_hf.training.tasks import Classification, tokenize
 
 from ..diagnostics import GradientNormCallback, diagnose
 from .plan import CORPUS_SETTINGS, Point, grid

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from posenc_hf.configuration_posenc import PosEncConfig
-from posenc_hf.modeling_posenc import PosEncForSequenceClassification
+from posenc_hf.model.configuration_posenc import PosEncConfig
+from posenc_hf.model.modeling_posenc import PosEncForSequenceClassification
 
 BENCH_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "results.json"
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from posenc_hf.training import load_data
+from posenc_hf.training.runner import load_data
 from research.baseline import main, parse_baseline_arguments, run_baseline
 
 WORDS = {

@@ -11,10 +11,10 @@ import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-from posenc_hf.arguments import DataArguments
-from posenc_hf.positions_posenc import sinusoidal_table
-from posenc_hf.tokenization import train_tokenizer
-from posenc_hf.training import load_data
+from posenc_hf.data.tokenization import train_tokenizer
+from posenc_hf.model.positions_posenc import sinusoidal_table
+from posenc_hf.training.arguments import DataArguments
+from posenc_hf.training.runner import load_data
 from research.diagnostics import (
     GradientNormCallback,
     collapse_shares,

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from posenc_hf.corpora.order import CUE_WORDS
+from posenc_hf.data.corpora.order import CUE_WORDS
 from research.length.cli import grid, main, text_grid
 from research.length.runner import RECIPES, Plan, Point, check_one_token_per_word, posenc_model
 from research.length.tasks import TASKS, cycle_navigation, evaluate, make_split

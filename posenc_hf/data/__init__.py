@@ -1,0 +1,1 @@
+"""Data: sources, corpora, labels, splits, streaming and the tokenizer."""

@@ -1,0 +1,1 @@
+"""The trained folder and what is made from it: checkpoints, card, plots, metrics, predict, export, Hub."""

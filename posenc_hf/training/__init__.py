@@ -1,0 +1,1 @@
+"""Training: the run's arguments, settings, tasks, `Trainer` additions and the runner."""
