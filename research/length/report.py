@@ -204,14 +204,19 @@ def text_section(text):
 """
 
 
-def recipe_table(records, grid_table, limit):
-    """Per recipe and scheme: in-distribution / unseen accuracy, and x-transformers' Encoder's from the grid."""
+def recipe_cells(records, limit):
+    """(task, recipe, scheme) -> {"in": [seen accuracy per seed], "out": [unseen accuracy per seed]}."""
     cells = defaultdict(lambda: {"in": [], "out": []})
     for record in records:
         seen, unseen = split_means(record["accuracy_by_length"]["ordered"], limit)
         cells[(record["task"], record["recipe"], record["scheme"])]["in"].append(seen)
         cells[(record["task"], record["recipe"], record["scheme"])]["out"].append(unseen)
-    lines = []
+    return cells
+
+
+def recipe_table(records, grid_table, limit):
+    """Per recipe and scheme: in-distribution / unseen accuracy, and x-transformers' Encoder's from the grid."""
+    cells, lines = recipe_cells(records, limit), []
     for task in dict.fromkeys(r["task"] for r in records):
         schemes = list(dict.fromkeys(r["scheme"] for r in records if r["task"] == task))
         lines += [f"| {task}: recipe | " + " | ".join(f"{s}: seen / unseen" for s in schemes) + " |",
@@ -226,18 +231,34 @@ def recipe_table(records, grid_table, limit):
     return "\n".join(lines)
 
 
+def recipe_verdicts(records, grid_table, limit):
+    """Per task and scheme: the best recipe in distribution against the defaults and x-transformers' Encoder."""
+    cells, lines = recipe_cells(records, limit), []
+    for task, scheme in dict.fromkeys((r["task"], r["scheme"]) for r in records):
+        seen = {name: mean(cell["in"]) * 100 for (t, name, s), cell in cells.items() if (t, s) == (task, scheme)}
+        best = max(seen, key=seen.get)
+        peer = grid_table.get(task, {}).get(f"x-transformers {scheme}")
+        versus = f"; x-transformers {mean(peer['in']) * 100:.1f} %" if peer else ""
+        lines.append(f"- {task}, {scheme}: defaults {seen['defaults']:.1f} % in distribution, best recipe "
+                     f"({best}) {seen[best]:.1f} %{versus}.")  # fmt: skip
+    return "\n".join(lines)
+
+
 def recipe_section(recipe, grid_table):
     """The recipe part, or a line saying it has not been run."""
     if not recipe:
         return "Not run yet: `python -m research.length --parts recipe`.\n"
     seeds = sorted({r["seed"] for r in recipe["records"]})
+    limit = recipe["plan"]["train_max_length"]
     return f"""Where ours trails x-transformers' Encoder in distribution, the same runs again with `PosEncConfig`'s
 defaults moved towards the Encoder's one at a time (it is pre-norm and has no dropout; ours is post-norm
 with `hidden_dropout_prob` 0.1): which difference is the gap? {recipe["plan"]["steps"]} steps, seeds
 {", ".join(map(str, seeds))}; {len(recipe["records"])} runs, {recipe["wall_seconds"] / 60:.0f} min on
 {recipe["machine"]}.
 
-{recipe_table(recipe["records"], grid_table, recipe["plan"]["train_max_length"])}
+{recipe_table(recipe["records"], grid_table, limit)}
+
+{recipe_verdicts(recipe["records"], grid_table, limit)}
 """
 
 

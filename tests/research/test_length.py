@@ -7,6 +7,7 @@ import pytest
 
 from posenc_hf.data.corpora.order import CUE_WORDS
 from research.length.cli import grid, main, text_grid
+from research.length.report import recipe_verdicts
 from research.length.runner import RECIPES, Plan, Point, check_one_token_per_word, posenc_model
 from research.length.tasks import TASKS, cycle_navigation, evaluate, make_split
 
@@ -43,6 +44,19 @@ def test_a_task_whose_words_the_tokenizer_splits_is_refused_by_name():
     check_one_token_per_word("order", {"input_ids": [[2, 7, 7, 3]], "length": [2]})
     with pytest.raises(ValueError, match="order: a text of 2 symbols is 5 tokens"):
         check_one_token_per_word("order", {"input_ids": [[2, 7, 8, 7, 3]], "length": [2]})
+
+
+def test_the_recipe_verdict_names_the_best_recipe_against_the_defaults_and_the_encoder():
+    def record(recipe, seen):  # trained at lengths up to 2, scored at 1-3
+        return {"task": "cycle_navigation", "scheme": "alibi", "recipe": recipe, "seed": 0,
+                "accuracy_by_length": {"ordered": {"1": seen, "2": seen, "3": 0.2}}}  # fmt: skip
+
+    records = [record("defaults", 0.7), record("no dropout", 0.9), record("pre-norm", 0.5)]
+    grid_table = {"cycle_navigation": {"x-transformers alibi": {"in": [0.99], "out": [0.4]}}}
+    assert recipe_verdicts(records, grid_table, limit=2) == (
+        "- cycle_navigation, alibi: defaults 70.0 % in distribution, best recipe (no dropout) 90.0 %; "
+        "x-transformers 99.0 %."
+    )
 
 
 def test_a_recipe_changes_only_the_config_fields_it_names():
