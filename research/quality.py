@@ -4,6 +4,7 @@ sinusoidal positions, on MMLU subjects and GoEmotions sentiment, over several se
 
     nice -n 15 python -m research.quality                        # everything: 2 corpora × 3 seeds
     nice -n 15 python -m research.quality --corpora mmlu --seeds 0 --jobs 1
+    python -m research.quality --report_only                     # the document again from results.json
 
 Every run is a subprocess with the repository's own commands (`python -m research.baseline`,
 `python train/run.py`), so the table reports exactly what a user gets; its wall time, CPU time
@@ -408,12 +409,14 @@ def machine():
     }
 
 
-def write_documents(results, tuning_results, seeds, threads, docs_dir):
+def write_documents(results, tuning_results, seeds, threads, docs_dir, machine_info=None):
+    """docs/quality.md and docs/quality/results.json from the runs' results; `machine_info` (else this
+    machine's) is where they ran."""
     labels = {row.name: row.label for row in ROWS}
     summaries = {corpus: summarise(rows) for corpus, rows in results.items()}
     verdicts = {corpus: verdict(summary) for corpus, summary in summaries.items()}
     targets = {corpus: target_verdict(summary) for corpus, summary in summaries.items()}
-    info = {"seeds": seeds, "threads_per_run": threads, "machine": machine(), "baseline_target": TARGET}
+    info = {"seeds": seeds, "threads_per_run": threads, "machine": machine_info or machine(), "baseline_target": TARGET}
     payload = {**info, "summary": summaries, "verdict": verdicts, "target": targets, "runs": results,
                "tuning": {c: [{"row": r.name, "args": list(r.args), **res} for r, res in rows]
                           for c, rows in tuning_results.items()}}  # fmt: skip
@@ -456,6 +459,16 @@ def commands_of(results):
 
 
 # --- main ---------------------------------------------------------------------------------------
+
+
+def rewrite_documents(docs_dir):
+    """docs/quality.md again from its stored docs/quality/results.json, running nothing (after the template
+    or a search result changed)."""
+    stored = json.loads((docs_dir / "quality" / "results.json").read_text())
+    rows = {c: {row.name: row for row in tried} for c, tried in TUNING.items()}
+    tuning = {c: [(rows[c][e["row"]], {k: v for k, v in e.items() if k not in ("row", "args")}) for e in tried]
+              for c, tried in stored["tuning"].items()}  # fmt: skip
+    write_documents(stored["runs"], tuning, stored["seeds"], stored["threads_per_run"], docs_dir, stored["machine"])
 
 
 def seed_runs(previous, runs_dir):
@@ -516,11 +529,18 @@ def parse_args(argv=None):
         help="A results.json of an earlier regeneration: its runs are not repeated (their commands are listed as run).",
     )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="Torch threads per run.")
+    parser.add_argument(
+        "--report_only", action="store_true", help="Rewrite quality.md from quality/results.json; run nothing."
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.report_only:
+        rewrite_documents(args.docs_dir)
+        print(f"Wrote {args.docs_dir / 'quality.md'} from {args.docs_dir / 'quality' / 'results.json'}")
+        return 0
 
     def data_dir(corpus):  # the shift test reads the mmlu folder
         return str(Path(args.data_dir_root) / corpus.removesuffix("_shift")) if args.data_dir_root else None

@@ -7,12 +7,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from tiny import CONFIG_ERRORS
+from helpers import CONFIG_ERRORS, REPO_ROOT
 
 from posenc_hf import PosEncConfig
 from posenc_hf.data.tokenization import train_tokenizer
@@ -21,7 +20,6 @@ from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
 from posenc_hf.training.arguments import parse_run_arguments
 from posenc_hf.training.runner import build_config
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SUBJECT = str(REPO_ROOT / "configs" / "subject.yaml")
 
 

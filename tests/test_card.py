@@ -5,8 +5,8 @@ import re
 import string
 from pathlib import Path
 
+import helpers
 import pytest
-import tiny
 import yaml
 from transformers import TrainingArguments
 
@@ -38,7 +38,7 @@ DATA_INFO = {
 
 
 def tiny_model(position_embedding_type="learned"):
-    return tiny.tiny_model(
+    return helpers.tiny_model(
         num_attention_heads=2, num_hidden_layers=1, num_labels=4, position_embedding_type=position_embedding_type
     ).train()
 
@@ -261,7 +261,7 @@ def multi_label_inputs(tmp_path_factory):
     from posenc_hf.folder.plots import write_multi_label_plots
 
     folder = tmp_path_factory.mktemp("multi_label_card")
-    model = tiny.tiny_model(num_labels=3, problem_type="multi_label_classification")
+    model = helpers.tiny_model(num_labels=3, problem_type="multi_label_classification")
     references = [[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 1]]
     logits = np.array([[2, -2, 0.1], [-2, 1, 1], [1, -1, -3], [-1, -2, -2], [-3, -3, 2]], dtype=np.float32)
     test = multi_label_report(logits, references, EMOTIONS, threshold=0.35)
@@ -323,7 +323,7 @@ POSITION_PLOTS = {  # the plots of what each scheme holds, as the card's positio
 
 def scheme_card(kind, test_report, folder, **overrides):
     """(model, card body, plots) of a tiny `kind` model whose plots were written into `folder`."""
-    model = tiny.tiny_model(num_attention_heads=2, num_labels=4, position_embedding_type=kind, **overrides)
+    model = helpers.tiny_model(num_attention_heads=2, num_labels=4, position_embedding_type=kind, **overrides)
     plots = write_all_plots(folder, LOG_HISTORY, model, test_report["confusion_matrix"], LABELS)
     card = render_model_card(
         TEMPLATE,
@@ -385,7 +385,7 @@ def test_what_the_card_says_of_longer_input_is_what_the_model_does(kind, overrid
     section = positions_section(body)
     assert says in section
     assert ("Trained with randomized positions" in section) == bool(overrides)
-    longer = tiny.batch(length=13)  # one token past max_position_embeddings
+    longer = helpers.batch(length=13)  # one token past max_position_embeddings
     if "raises a `ValueError`" in says:
         with pytest.raises(ValueError):
             model(longer)

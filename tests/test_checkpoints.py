@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import helpers
 import pytest
-import tiny
-from conftest import snapshot, write_good_folder
+from helpers import snapshot, write_good_folder
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import posenc_hf
@@ -34,9 +34,9 @@ from posenc_hf.folder.predict import load_classifier
 
 
 def test_another_runs_checkpoints_are_refused_in_one_line_saying_what_to_do(tmp_path):
-    tiny.tiny_config(hidden_size=16).save_pretrained(tmp_path / "subject" / "checkpoint-540")
+    helpers.tiny_config(hidden_size=16).save_pretrained(tmp_path / "subject" / "checkpoint-540")
     with pytest.raises(ValueError) as error:
-        check_checkpoint_matches(tmp_path / "subject" / "checkpoint-540", tiny.tiny_config(hidden_size=32))
+        check_checkpoint_matches(tmp_path / "subject" / "checkpoint-540", helpers.tiny_config(hidden_size=32))
     message = str(error.value)
     assert "\n" not in message
     assert message.startswith(f"{tmp_path / 'subject'} holds checkpoints of another run (checkpoint-540 differs in ")
@@ -51,15 +51,15 @@ def test_a_checkpoint_must_agree_on_what_its_position_table_is_built_from(tmp_pa
     """The fields come from the position encoding's class: the sinusoidal table (rebuilt at load, not saved)
     is scaled by `initializer_range`, a learned table is loaded whatever the initialisation was."""
     for kind in ("sinusoidal", "learned"):
-        tiny.tiny_config(position_embedding_type=kind).save_pretrained(tmp_path / kind / "checkpoint-1")
+        helpers.tiny_config(position_embedding_type=kind).save_pretrained(tmp_path / kind / "checkpoint-1")
     with pytest.raises(ValueError, match="initializer_range 0.02 -> 0.05"):
         check_checkpoint_matches(
             tmp_path / "sinusoidal" / "checkpoint-1",
-            tiny.tiny_config(position_embedding_type="sinusoidal", initializer_range=0.05),
+            helpers.tiny_config(position_embedding_type="sinusoidal", initializer_range=0.05),
         )
     check_checkpoint_matches(
         tmp_path / "learned" / "checkpoint-1",
-        tiny.tiny_config(position_embedding_type="learned", initializer_range=0.05),
+        helpers.tiny_config(position_embedding_type="learned", initializer_range=0.05),
     )
 
 

@@ -5,41 +5,39 @@ import os
 import stat
 import subprocess
 
-import conftest
 import pytest
-from conftest import REPO_ROOT, _shared_dir
+from helpers import REPO_ROOT, find_shared_dir
 
 
 @pytest.fixture
 def clone(tmp_path, monkeypatch):
     """A clone at tmp_path/clone with nothing beside it, and no CI or POSENC_SHARED in the environment."""
-    monkeypatch.setattr(conftest, "REPO_ROOT", tmp_path / "clone")
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("POSENC_SHARED", raising=False)
     return tmp_path / "clone"
 
 
 def test_a_users_clone_without_shared_skips_those_tests(clone):
-    assert _shared_dir() is None
+    assert find_shared_dir(clone) is None
 
 
 def test_shared_beside_the_clone_is_used(clone):
     (clone.parent / "shared").mkdir()
-    assert _shared_dir() == clone.parent / "shared"
+    assert find_shared_dir(clone) == clone.parent / "shared"
 
 
 def test_under_ci_a_missing_shared_folder_is_an_error(clone, monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(RuntimeError, match=r"CI=true, so the tests that read the shared data must run, but .*shared"):
-        _shared_dir()
+        find_shared_dir(clone)
 
 
 def test_posenc_shared_names_a_folder_that_must_exist(clone, monkeypatch, tmp_path):
     monkeypatch.setenv("POSENC_SHARED", str(tmp_path / "elsewhere"))
     with pytest.raises(RuntimeError, match="is set but .* is not a folder"):
-        _shared_dir()
+        find_shared_dir(clone)
     (tmp_path / "elsewhere").mkdir()
-    assert _shared_dir() == tmp_path / "elsewhere"
+    assert find_shared_dir(clone) == tmp_path / "elsewhere"
 
 
 def test_ci_run_leaves_the_shared_folder_to_the_tests(tmp_path):

@@ -4,13 +4,12 @@ message and exit code 1, not a traceback; `POSENC_DEBUG=1` shows the traceback."
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 
 from posenc_hf.folder.cli import run_command
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 
 

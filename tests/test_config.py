@@ -1,7 +1,7 @@
 """PosEncConfig: defaults, round trip, and a clear error naming field and value for every bad value."""
 
 import pytest
-from tiny import CONFIG_ERRORS
+from helpers import CONFIG_ERRORS
 from transformers import AutoConfig
 
 import posenc_hf  # noqa: F401  (registers the Auto classes)

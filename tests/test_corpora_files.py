@@ -4,12 +4,12 @@ which `load_dataset(folder, name=...)` reads as it reads a Hub repo), and on a H
 `load_dataset` call is recorded. The other readers of files and folders are tested in test_data.py."""
 
 import csv
-from pathlib import Path
 
 import datasets
 import huggingface_hub
 import pytest
 from datasets import Dataset, IterableDataset
+from helpers import REPO_ROOT
 
 from posenc_hf.data.corpora import files
 from posenc_hf.data.corpora.files import HubOptions, read_hub
@@ -17,7 +17,6 @@ from posenc_hf.data.sources import load_corpus
 from posenc_hf.data.streaming import load_streamed_corpus
 from posenc_hf.training.arguments import parse_run_arguments
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CARD = """---
 configs:
 - config_name: coarse

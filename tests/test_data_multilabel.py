@@ -6,8 +6,8 @@ import json
 from collections import Counter
 
 import pytest
-from conftest import MULTI_LABELS, multi_label_rows
 from datasets import ClassLabel, Dataset, Features, List, Value
+from helpers import MULTI_LABELS, multi_label_rows
 
 from posenc_hf.data.labels import class_names, is_multi_label, label_counts, multi_hot
 from posenc_hf.data.sources import SPLITS, load_corpus

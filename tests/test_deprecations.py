@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 
 from posenc_hf.folder.predict import load_classifier
 from posenc_hf.training.arguments import parse_run_arguments
 from posenc_hf.training.runner import format_summary, run_training
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 CONFIGS = sorted((REPO_ROOT / "configs").glob("*.yaml"))
 OUR_CODE = (str(REPO_ROOT / "posenc_hf"), str(REPO_ROOT / "train"))

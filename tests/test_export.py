@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_LABELS
+from helpers import TINY_LABELS, tiny_model
 from safetensors.torch import load_file
-from tiny import tiny_model
 from transformers import AutoTokenizer
 
 from posenc_hf import PosEncForSequenceClassification, PosEncModel

@@ -5,15 +5,14 @@ the Hub client is replaced by stand-ins (what a full push sends: tests/test_trai
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 from huggingface_hub import HfApi
 from huggingface_hub.errors import LocalTokenNotFoundError
 
 from posenc_hf.folder.hub import check_push_target, push_finished_folder
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_MAX_LENGTH
-from tiny import batch, tiny_config, tiny_model
+from helpers import TINY_MAX_LENGTH, batch, tiny_config, tiny_model
 from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
 import posenc_hf

@@ -5,7 +5,7 @@ saves and reloads like any model folder; every route gives the trained adapter's
 
 import pytest
 import torch
-from conftest import TINY_LABELS, tiny_texts
+from helpers import TINY_LABELS, tiny_texts
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
 from posenc_hf import PosEncForSequenceClassification

@@ -2,11 +2,11 @@
 a bias against distance, rotary's angles; "none" nothing), and they draw the model's own values; a table
 of any length is drawn from a bounded number of its positions."""
 
+import helpers
 import matplotlib.image
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import tiny
 import torch
 
 from posenc_hf.folder.plots import (
@@ -36,7 +36,7 @@ ALL_PLOTS = ["loss", "validation_metrics", "position_embeddings", "position_simi
 
 
 def tiny_model(position_embedding_type="learned"):
-    return tiny.tiny_model(
+    return helpers.tiny_model(
         num_attention_heads=2, num_hidden_layers=1, num_labels=4, position_embedding_type=position_embedding_type
     ).train()
 
@@ -115,7 +115,7 @@ def test_a_multi_label_model_gets_f1_per_label_instead_of_a_confusion_matrix(tmp
 @pytest.mark.reliability
 def test_a_long_position_table_is_drawn_from_at_most_max_positions_of_its_rows(tmp_path):
     """A 100,000-row table once made the similarity plot allocate 100,000 x 100,000 floats (40 GB)."""
-    model = tiny.tiny_model(num_attention_heads=2, max_position_embeddings=100_000)
+    model = helpers.tiny_model(num_attention_heads=2, max_position_embeddings=100_000)
     positions, similarity = position_similarity(model)
     assert similarity.shape == (MAX_POSITIONS, MAX_POSITIONS) and len(positions) == MAX_POSITIONS
     assert positions[0] == 0 and positions[-1] == 99_999 and (positions[1:] > positions[:-1]).all()
@@ -184,7 +184,7 @@ def test_alibi_lines_are_minus_slope_times_distance():
 
 
 def test_distances_reach_at_most_max_positions_each_way():
-    model = tiny.tiny_model(num_attention_heads=2, max_position_embeddings=100_000, position_embedding_type="alibi")
+    model = helpers.tiny_model(num_attention_heads=2, max_position_embeddings=100_000, position_embedding_type="alibi")
     distances, bias = bias_by_distance(model)
     assert distances.tolist() == list(range(-MAX_POSITIONS, MAX_POSITIONS + 1))
     assert bias.shape == (2, 2 * MAX_POSITIONS + 1)
@@ -202,7 +202,7 @@ def test_rotary_gets_the_cosine_of_each_pairs_angle_and_no_other_position_plot(t
 def test_the_rotary_heatmap_is_q_dot_k_of_unit_pairs_rotated_d_apart():
     """What the card says of it: row k is the dot product of a query and a key, both the unit vector of
     frequency pair k, once the model's own rotation puts them d tokens apart."""
-    model = tiny.tiny_model(num_attention_heads=2, position_embedding_type="rotary", rope_theta=500.0)
+    model = helpers.tiny_model(num_attention_heads=2, position_embedding_type="rotary", rope_theta=500.0)
     module, reach = model.get_position_embeddings(), 12
     head_dim = model.config.hidden_size // model.config.num_attention_heads  # 8: 4 pairs
     units = torch.eye(head_dim)[: head_dim // 2, None, :].expand(-1, 2 * reach + 1, -1)[None]  # pairs as heads

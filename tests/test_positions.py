@@ -1,8 +1,8 @@
 """Each position encoding's own facts (positions_posenc.py, attention_positions_posenc.py), which the card
 and the checkpoint check read, are true of the module it builds."""
 
+import helpers
 import pytest
-import tiny
 import torch
 
 from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
@@ -22,7 +22,7 @@ CHANGES = {
 def unsaved_state(kind, **changes):
     """What a checkpoint cannot bring back of the module: the shapes of its parameters, the values of its
     buffers and the numbers and names it holds as attributes (a threshold, a scale, a rope type)."""
-    module = POSITION_EMBEDDINGS[kind](tiny.tiny_config(position_embedding_type=kind, **changes))
+    module = POSITION_EMBEDDINGS[kind](helpers.tiny_config(position_embedding_type=kind, **changes))
     shapes = {name: tuple(parameter.shape) for name, parameter in module.named_parameters()}
     buffers = dict(module.named_buffers())
     attributes = {
@@ -46,7 +46,7 @@ def same(a, b):
 
 @pytest.mark.parametrize("kind", list(POSITION_EMBEDDINGS))
 def test_has_weights_says_whether_the_table_is_a_saved_parameter(kind):
-    module = POSITION_EMBEDDINGS[kind](tiny.tiny_config(position_embedding_type=kind))
+    module = POSITION_EMBEDDINGS[kind](helpers.tiny_config(position_embedding_type=kind))
     assert bool(list(module.parameters())) == bool(module.state_dict()) == POSITION_EMBEDDINGS[kind].has_weights
 
 
@@ -59,8 +59,8 @@ def test_config_fields_are_the_fields_that_change_what_a_checkpoint_cannot_resto
 
 @pytest.mark.parametrize("kind", list(POSITION_EMBEDDINGS))
 def test_has_table_says_whether_longer_input_is_refused(kind):
-    model = tiny.tiny_model(position_embedding_type=kind)
-    longer = tiny.batch(1, model.config.max_position_embeddings + 3)
+    model = helpers.tiny_model(position_embedding_type=kind)
+    longer = helpers.batch(1, model.config.max_position_embeddings + 3)
     if POSITION_EMBEDDINGS[kind].has_table:
         with pytest.raises(ValueError, match="longer than max_position_embeddings"):
             model(longer)

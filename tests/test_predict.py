@@ -20,7 +20,7 @@ import huggingface_hub
 import psutil
 import pytest
 import torch
-from conftest import CONTROL, LONG, MIXED, NOT_TEXT, TINY_LABELS, tiny_texts
+from helpers import CONTROL, LONG, MIXED, NOT_TEXT, TINY_LABELS, tiny_texts
 from transformers import pipeline
 
 from posenc_hf.folder import predict

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import MULTI_LABELS, TINY_THRESHOLD
+from helpers import MULTI_LABELS, TINY_THRESHOLD
 
 from posenc_hf.folder.predict import decision_threshold, load_classifier, main
 

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 import torch
-from tiny import tiny_model
+from helpers import tiny_model
 
 from posenc_hf import PosEncForMaskedLM, PosEncForSequenceClassification
 from posenc_hf.data.tokenization import train_tokenizer

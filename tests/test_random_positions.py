@@ -5,7 +5,7 @@ always gets one prediction, alone or padded, before and after saving."""
 
 import pytest
 import torch
-from tiny import batch, tiny_model
+from helpers import batch, tiny_model
 
 from posenc_hf import PosEncForSequenceClassification
 from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES

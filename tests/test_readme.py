@@ -5,11 +5,11 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 
 from posenc_hf.training.arguments import parse_run_arguments
 from posenc_hf.training.runner import RunResult, format_summary
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 README = (REPO_ROOT / "README.md").read_text()
 
 

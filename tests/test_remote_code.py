@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import REPO_ROOT, tiny_model
 from safetensors.torch import load_file, save_file
-from tiny import tiny_model
 from transformers import AutoConfig, AutoModel
 
 import posenc_hf
 from posenc_hf import PosEncForMaskedLM
 from posenc_hf.folder.predict import load_classifier
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 MODEL_FOLDER = Path(posenc_hf.__file__).parent / "model"  # the files that travel to the Hub: this folder
 REMOTE_CODE_FILES = sorted(path.name for path in MODEL_FOLDER.glob("*.py") if path.name != "__init__.py")

@@ -7,14 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
+from helpers import REPO_ROOT, snapshot
 
 from posenc_hf.folder.checkpoints import last_complete_checkpoint
 from posenc_hf.training.arguments import parse_run_arguments
 from posenc_hf.training.run_settings import NOT_SHAPING, RunSettingsCallback, checkpoint_settings, run_settings
 from posenc_hf.training.runner import format_summary, run_training
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 
 

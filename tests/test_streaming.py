@@ -9,9 +9,9 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 from transformers import AutoTokenizer
 
 from posenc_hf.data.streaming import check_streaming_run, load_streamed_corpus, tokenize_streamed
@@ -19,7 +19,6 @@ from posenc_hf.training.arguments import parse_run_arguments
 from posenc_hf.training.runner import run_training
 from posenc_hf.training.tasks import task_for
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 HARNESS = str(REPO_ROOT / "tests" / "rows_harness.py")
 WORDS = {"a": "cell gene enzyme protein", "b": "acid base salt ion", "c": "force mass energy wave"}

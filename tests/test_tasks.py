@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
-from tiny import tiny_model
+from helpers import tiny_model
 from transformers import DataCollatorForLanguageModeling, DataCollatorWithPadding
 
 from posenc_hf import PosEncForMaskedLM

@@ -195,9 +195,9 @@ for name, load in loaders.items():
 def loaded_elsewhere(tiny_folder):
     """{loader: (asked to run code?, ids of "the cell", transformers' log)}, in a fresh interpreter without
     posenc_hf."""
-    from conftest import _BLOCK_PACKAGE
+    from helpers import BLOCK_PACKAGE
 
-    code = _BLOCK_PACKAGE + f"FOLDER = {str(tiny_folder)!r}\n" + LOADERS_ELSEWHERE
+    code = BLOCK_PACKAGE + f"FOLDER = {str(tiny_folder)!r}\n" + LOADERS_ELSEWHERE
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | {"HF_HUB_OFFLINE": "1"}
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120

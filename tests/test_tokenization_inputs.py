@@ -4,7 +4,7 @@ fast tokenizer class, so that the folder loads without posenc_hf; its messages c
 To be merged into tests/test_tokenization.py (kept apart while that file is being changed)."""
 
 import pytest
-from conftest import CONTROL, LONG, MIXED, NOT_TEXT, TINY_MAX_LENGTH
+from helpers import CONTROL, LONG, MIXED, NOT_TEXT, TINY_MAX_LENGTH
 from transformers import AutoTokenizer
 
 from posenc_hf.folder.predict import check_texts

@@ -17,14 +17,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import snapshot, write_good_folder
+from helpers import REPO_ROOT, snapshot, write_good_folder
 from safetensors.torch import load_file
 
 from posenc_hf.folder.card import read_card_metrics
 from posenc_hf.folder.predict import load_classifier
 from posenc_hf.training import runner, tasks
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 RUN = str(REPO_ROOT / "train" / "run.py")
 HARNESS = str(REPO_ROOT / "tests" / "interrupt_harness.py")

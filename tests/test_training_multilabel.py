@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MULTI_LABELS, multi_label_rows
+from helpers import MULTI_LABELS, multi_label_rows
 
 from posenc_hf.folder.predict import load_classifier, main
 from posenc_hf.training.arguments import parse_run_arguments

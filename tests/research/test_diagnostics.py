@@ -5,8 +5,8 @@ import math
 import shutil
 from pathlib import Path
 
+import helpers
 import pytest
-import tiny
 import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
@@ -39,7 +39,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def tiny_model(num_layers=2, position_embedding_type="learned"):
-    return tiny.tiny_model(
+    return helpers.tiny_model(
         vocab_size=120,
         num_attention_heads=2,
         num_hidden_layers=num_layers,

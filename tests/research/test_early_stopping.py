@@ -2,13 +2,12 @@
 docs/early_stopping.md is what its stored results make."""
 
 import json
-from pathlib import Path
 
 import yaml
+from helpers import REPO_ROOT
 
 from research.early_stopping import choose_patience, report_text, stop_and_keep
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS = json.loads((REPO_ROOT / "docs" / "early_stopping" / "results.json").read_text())
 
 

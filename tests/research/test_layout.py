@@ -3,11 +3,9 @@ wheel leaves it out."""
 
 import ast
 from fnmatch import fnmatch
-from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from helpers import REPO_ROOT
 
 
 def imported_roots(path):

@@ -114,3 +114,14 @@ def test_built_in_corpora_skip_pretraining_and_the_dropout_table_pairs_the_two_s
 def test_listed_commands_are_portable():
     recorded = "/opt/bin/python3.11 train/run.py c.yaml --output_dir /home/me/runs/quality/mmlu/x/seed_0 --seed 0"
     assert quality.portable(recorded) == "python train/run.py c.yaml --output_dir runs/quality/mmlu/x/seed_0 --seed 0"
+
+
+def test_report_only_rewrites_the_stored_document_from_its_results_running_nothing(tmp_path, monkeypatch):
+    stored = quality.REPO_ROOT / "docs" / "quality"
+    (tmp_path / "quality").mkdir()
+    for path in [stored / "results.json", *stored.glob("search_*.json")]:
+        (tmp_path / "quality" / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(quality, "run_row", lambda *args: pytest.fail("--report_only ran a run"))
+    assert quality.main(["--report_only", "--docs_dir", str(tmp_path)]) == 0
+    assert (tmp_path / "quality.md").read_text() == (quality.REPO_ROOT / "docs" / "quality.md").read_text()
+    assert (tmp_path / "quality" / "results.json").read_text() == (stored / "results.json").read_text()

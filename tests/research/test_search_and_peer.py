@@ -2,11 +2,10 @@
 BERT of the quality comparison), each on the smoke config: what they write, not what they score."""
 
 import json
-from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 FAST = ["--num_train_epochs", "2", "--num_threads", "1"]
 

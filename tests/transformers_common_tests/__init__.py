@@ -8,11 +8,9 @@ that the sdist does not ship resolve to the stand-ins in this folder: `exporters
 `generation/test_utils.py` and `utils/test_configuration_utils.py`.
 """
 
-from pathlib import Path
-
 import transformers
+from helpers import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # The same path as `.ci/fetch_transformers_tests.py` writes to.
 CACHE_DIR = REPO_ROOT / ".cache" / "transformers_tests" / transformers.__version__
 UPSTREAM_FILES = ("test_modeling_common.py", "test_configuration_common.py", "__init__.py")
