@@ -461,12 +461,17 @@ def commands_of(results):
 # --- main ---------------------------------------------------------------------------------------
 
 
+def tuning_result(entry):
+    """A tuning entry of results.json as its run's result: without the row's name and arguments."""
+    return {key: value for key, value in entry.items() if key not in ("row", "args")}
+
+
 def rewrite_documents(docs_dir):
     """docs/quality.md again from its stored docs/quality/results.json, running nothing (after the template
     or a search result changed)."""
     stored = json.loads((docs_dir / "quality" / "results.json").read_text())
     rows = {c: {row.name: row for row in tried} for c, tried in TUNING.items()}
-    tuning = {c: [(rows[c][e["row"]], {k: v for k, v in e.items() if k not in ("row", "args")}) for e in tried]
+    tuning = {c: [(rows[c][entry["row"]], tuning_result(entry)) for entry in tried]
               for c, tried in stored["tuning"].items()}  # fmt: skip
     write_documents(stored["runs"], tuning, stored["seeds"], stored["threads_per_run"], docs_dir, stored["machine"])
 
@@ -487,8 +492,7 @@ def seed_runs(previous, runs_dir):
                     write_missing(mlm_folder, result["pretraining"])
     for corpus, tried in previous.get("tuning", {}).items():
         for entry in tried:
-            result = {key: value for key, value in entry.items() if key not in ("row", "args")}
-            write_missing(runs_dir / corpus / entry["row"] / "seed_0", result)
+            write_missing(runs_dir / corpus / entry["row"] / "seed_0", tuning_result(entry))
 
 
 def write_missing(folder, result):
