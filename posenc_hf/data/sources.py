@@ -41,6 +41,7 @@ and the problem.
 
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import ClassLabel, DatasetDict, Features, List, Value
@@ -75,7 +76,7 @@ logger = logging.getLogger(__name__)
 
 
 def load_corpus(
-    source: str | os.PathLike,
+    source: "str | os.PathLike | Source",
     *,
     text_column: str = "text",
     label_column: str = "label",
@@ -107,11 +108,13 @@ def load_corpus(
     corpus's `dropped_rows` attribute counts them: {where: {"rows": n, "columns": {column: cells}}}.
     """
     _check_options(validation_size, test_size, max_samples, mmlu_heldout)
-    pieces, default_names = _read_source(
-        source, text_column, label_column, seed, data_dir, mmlu_with_options, mmlu_heldout, hub
-    )
+    source = resolve_source(source)
+    pieces, default_names = read_pieces(
+        source, text_column, label_column, hub, seed=seed, data_dir=data_dir, with_options=mmlu_with_options,
+        heldout=mmlu_heldout,
+    )  # fmt: skip
     multi_label = detect_multi_label(pieces, multi_label)
-    columns = cell_columns(source, text_column, label_column)
+    columns = source.columns(text_column, label_column)
     dropped = count_empty_cells(pieces, multi_label, columns, drop_rows_with_empty_cells)
     keep_rows = rows_without_empty_cells(multi_label) if dropped else None
     names = resolve_label_names(label_names or default_names, pieces, multi_label, keep_rows)
@@ -137,65 +140,103 @@ def _check_options(validation_size: float, test_size: float, max_samples: int | 
         raise ValueError(f"mmlu_heldout={heldout!r} must be None or one of {MMLU_LEVELS}")
 
 
-def _read_source(
-    source: str | os.PathLike,
-    text_column: str,
-    label_column: str,
-    seed: int,
-    data_dir: str | os.PathLike | None,
-    with_options: bool,
-    heldout: str | None,
-    hub: HubOptions,
-) -> tuple[Pieces, list[str] | None]:
-    """Return the source's rows per split (columns `text` and raw `label`) and its default label names."""
-    check_hub_options(str(source), source_kind(source), hub)
-    if source == "order":
-        corpus = make_order_corpus(seed=seed)
-        return {split: [(f"order corpus ({split})", rows)] for split, rows in corpus.items()}, list(CUE_WORDS)
-    if source in LABEL_NAMES:
-        return read_folder(CORPORA_DIR / source, "text", "label"), LABEL_NAMES[source]
-    if source == "mmlu":
-        return read_mmlu(shared_folder("mmlu", data_dir), with_options, heldout), LABEL_NAMES["subject"]
-    if source == "goemotions":
-        return read_goemotions(shared_folder("goemotions", data_dir)), LABEL_NAMES["sentiment"]
-    if source == "goemotions_multilabel":
-        folder = shared_folder("goemotions", data_dir)
-        return read_goemotions_multilabel(folder), goemotions_emotions(folder)
-    path, kind = Path(source).expanduser(), source_kind(source)
-    if kind == "folder":
-        return read_folder(path, text_column, label_column, hub), None
-    if kind == "file":
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return {"train": [(str(path), read_file(path, text_column, label_column))]}, None
-    return read_hub(str(source), text_column, label_column, hub), None
+@dataclass(frozen=True)
+class Source:
+    """A data source classified once against the file system: what `load_corpus` and the stream read it as."""
+
+    spec: str  # as given: "subject", "../work/reviews.csv", "dair-ai/emotion"
+    kind: str  # "corpus" (a named one), "folder", "file" (also a missing path with a data file's extension), "hub"
+
+    @property
+    def path(self) -> Path:
+        return Path(self.spec).expanduser()
+
+    @property
+    def name(self) -> str:
+        """A short name, e.g. for a run's folder and its card: a named corpus's name, a file's stem, a
+        folder's name or a Hub dataset's name (`reviews` for `../work/reviews.csv`, `emotion` for
+        `dair-ai/emotion`)."""
+        if self.kind == "corpus":
+            return self.spec
+        if self.kind == "hub":
+            return self.spec.rstrip("/").split("/")[-1]
+        path = self.path.resolve()
+        return path.stem if self.kind == "file" else path.name
+
+    def columns(self, text_column: str, label_column: str) -> tuple[str, str]:
+        """The names the user knows the text and label columns by, for errors: a named corpus's own
+        (`text`, `label`), else the `text_column` and `label_column` options."""
+        return ("text", "label") if self.kind == "corpus" else (text_column, label_column)
+
+
+def resolve_source(source: "str | os.PathLike | Source") -> Source:
+    """`source` classified (a `Source` is returned as it is)."""
+    if isinstance(source, Source):
+        return source
+    spec = str(source)
+    if spec in NAMED_CORPORA:
+        return Source(spec, "corpus")
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return Source(spec, "folder")
+    return Source(spec, "file" if path.is_file() or path.suffix.lower() in FILE_BUILDERS else "hub")
 
 
 def source_kind(source: str | os.PathLike) -> str:
-    """What `load_corpus` reads `source` as: "corpus" (a named one), "folder", "file" (also a missing
-    path with a data file's extension) or "hub" (a Hub dataset id)."""
-    if source in NAMED_CORPORA:
-        return "corpus"
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return "folder"
-    return "file" if path.is_file() or path.suffix.lower() in FILE_BUILDERS else "hub"
-
-
-def cell_columns(source: str | os.PathLike, text_column: str, label_column: str) -> tuple[str, str]:
-    """The names the user knows the text and label columns by, for errors: a named corpus's own
-    (`text`, `label`), else the `text_column` and `label_column` options."""
-    return ("text", "label") if source_kind(source) == "corpus" else (text_column, label_column)
+    """What `load_corpus` reads `source` as: "corpus", "folder", "file" or "hub" (`Source.kind`)."""
+    return resolve_source(source).kind
 
 
 def source_name(source: str | os.PathLike) -> str:
-    """A short name for the data, e.g. for a run's folder and its model card: a named corpus's name, a
-    file's stem, a folder's name or a Hub dataset's name (`reviews` for `../work/reviews.csv`,
-    `emotion` for `dair-ai/emotion`)."""
-    kind = source_kind(source)
-    if kind == "corpus":
-        return str(source)
-    if kind == "hub":
-        return str(source).rstrip("/").split("/")[-1]
-    path = Path(source).expanduser().resolve()
-    return path.stem if kind == "file" else path.name
+    """A short name for the data (`Source.name`)."""
+    return resolve_source(source).name
+
+
+STREAMABLE_CORPORA = tuple(LABEL_NAMES)  # the named corpora that are files: the others are made in memory
+
+
+def read_pieces(
+    source: Source,
+    text_column: str = "text",
+    label_column: str = "label",
+    hub: HubOptions = NO_HUB_OPTIONS,
+    *,
+    seed: int = 42,
+    data_dir: str | os.PathLike | None = None,
+    with_options: bool = False,
+    heldout: str | None = None,
+    streaming: bool = False,
+) -> tuple[Pieces, list[str] | None]:
+    """The source's rows per split (columns `text` and raw `label`; streams when `streaming`) and its
+    default label names: the one dispatch of `load_corpus` and `posenc_hf.data.streaming`."""
+    check_hub_options(source.spec, source.kind, hub)
+    if source.kind == "corpus":
+        if streaming and source.spec not in STREAMABLE_CORPORA:
+            raise ValueError(
+                f"streaming reads files, folders, Hub ids and the subject and sentiment corpora; {source.spec} is "
+                "made in memory: leave streaming off"
+            )
+        return read_named_corpus(source.spec, seed, data_dir, with_options, heldout, streaming)
+    if source.kind == "folder":
+        return read_folder(source.path, text_column, label_column, hub, streaming=streaming), None
+    if source.kind == "file":
+        if not source.path.is_file():
+            raise ValueError(f"no such file: {source.path}")
+        rows = read_file(source.path, text_column, label_column, streaming=streaming)
+        return {"train": [(str(source.path), rows)]}, None
+    return read_hub(source.spec, text_column, label_column, hub, streaming=streaming), None
+
+
+def read_named_corpus(name, seed, data_dir, with_options, heldout, streaming=False) -> tuple[Pieces, list[str]]:
+    """A named corpus's pieces and its label names (`posenc_hf.data.corpora`)."""
+    if name == "order":
+        corpus = make_order_corpus(seed=seed)
+        return {split: [(f"order corpus ({split})", rows)] for split, rows in corpus.items()}, list(CUE_WORDS)
+    if name in LABEL_NAMES:
+        return read_folder(CORPORA_DIR / name, "text", "label", streaming=streaming), LABEL_NAMES[name]
+    if name == "mmlu":
+        return read_mmlu(shared_folder("mmlu", data_dir), with_options, heldout), LABEL_NAMES["subject"]
+    if name == "goemotions":
+        return read_goemotions(shared_folder("goemotions", data_dir)), LABEL_NAMES["sentiment"]
+    folder = shared_folder("goemotions", data_dir)  # goemotions_multilabel
+    return read_goemotions_multilabel(folder), goemotions_emotions(folder)

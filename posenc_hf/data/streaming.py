@@ -29,16 +29,14 @@ downloaded whole, can be used. `posenc_hf.training.runner.run_training` takes th
 """
 
 import logging
-from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, IterableDataset, Value, concatenate_datasets
 
 from ..model.configuration_posenc import MULTI_LABEL
-from .corpora import CORPORA_DIR, LABEL_NAMES, Pieces
-from .corpora.files import HubOptions, check_hub_options, read_file, read_folder, read_hub
+from .corpora import Pieces
 from .empty_cells import stream_row_filter
 from .labels import batch_encoder, holds_lists, label_counts, resolve_label_names
-from .sources import cell_columns, source_kind
+from .sources import Source, read_pieces, resolve_source
 from .tokenization import text_encoder
 
 logger = logging.getLogger(__name__)
@@ -88,15 +86,17 @@ def shard_by_process(run_args):
     return run_args
 
 
-def load_streamed_corpus(data_args) -> dict[str, Dataset | IterableDataset]:
-    """`train` as a stream (neither shuffled nor repeated yet), `validation` and `test` in memory."""
-    pieces, default_names = _read_stream(
-        data_args.corpus, data_args.text_column, data_args.label_column, data_args.hub_options()
-    )
+def load_streamed_corpus(data_args, source: Source | None = None) -> dict[str, Dataset | IterableDataset]:
+    """`train` as a stream (neither shuffled nor repeated yet), `validation` and `test` in memory.
+    `source`: `data_args.corpus` resolved (`posenc_hf.data.sources.resolve_source`), when the caller has it."""
+    source = resolve_source(source or data_args.corpus)
+    hub = data_args.hub_options()
+    pieces, default_names = read_pieces(source, data_args.text_column, data_args.label_column, hub, streaming=True)
     features = _features(data_args.class_names or default_names, pieces)
-    streams = {split: _encode_parts(parts, features, data_args) for split, parts in pieces.items()}
+    columns = source.columns(data_args.text_column, data_args.label_column)
+    streams = {split: _encode_parts(parts, features, columns, data_args) for split, parts in pieces.items()}
     if "train" not in streams:
-        raise ValueError(f"{data_args.corpus} has no train split to stream (found: {', '.join(streams)})")
+        raise ValueError(f"{source.spec} has no train split to stream (found: {', '.join(streams)})")
     train_from = ", ".join(where for where, _ in pieces["train"])
     cap = data_args.max_samples
     splits = {split: _collect(split, _first(streams[split], cap), features) for split in HELD_OUT if split in streams}
@@ -107,27 +107,6 @@ def load_streamed_corpus(data_args) -> dict[str, Dataset | IterableDataset]:
     train = _first(_without_texts(streams["train"], held_out), cap)
     _check_not_empty(train, train_from, missing, data_args.streaming_holdout_rows)
     return {"train": train, **{split: splits[split] for split in HELD_OUT}}
-
-
-def _read_stream(source: str, text_column: str, label_column: str, hub: HubOptions) -> tuple[Pieces, list[str] | None]:
-    """The source's splits as streams (columns `text` and raw `label`), and its default label names."""
-    kind = source_kind(source)
-    check_hub_options(str(source), kind, hub)
-    if source in LABEL_NAMES:
-        return read_folder(CORPORA_DIR / source, "text", "label", streaming=True), LABEL_NAMES[source]
-    if kind == "corpus":
-        raise ValueError(
-            f"streaming reads files, folders, Hub ids and the subject and sentiment corpora; {source} is made "
-            "in memory: leave streaming off"
-        )
-    path = Path(source).expanduser()
-    if kind == "folder":
-        return read_folder(path, text_column, label_column, hub, streaming=True), None
-    if kind == "file":
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        return {"train": [(str(path), read_file(path, text_column, label_column, streaming=True))]}, None
-    return read_hub(str(source), text_column, label_column, hub, streaming=True), None
 
 
 def _features(names: list[str] | None, pieces: Pieces) -> Features:
@@ -149,15 +128,15 @@ def _features(names: list[str] | None, pieces: Pieces) -> Features:
     return Features({"text": Value("string"), "label": ClassLabel(names=names)})
 
 
-def _encode_parts(parts: list[tuple[str, IterableDataset]], features: Features, data_args) -> IterableDataset:
+def _encode_parts(parts: list[tuple[str, IterableDataset]], features: Features, columns, data_args) -> IterableDataset:
     """A split's streams, each checked and encoded as it is read (its own row count), then joined."""
-    streams = [_encode(rows, where, features, data_args) for where, rows in parts]
+    streams = [_encode(rows, where, features, columns, data_args) for where, rows in parts]
     return streams[0] if len(streams) == 1 else concatenate_datasets(streams)
 
 
-def _encode(rows: IterableDataset, where: str, features: Features, data_args) -> IterableDataset:
-    """`data.sources`' checks and label encoding, applied lazily; the row numbers count from the stream's start."""
-    columns = cell_columns(data_args.corpus, data_args.text_column, data_args.label_column)
+def _encode(rows: IterableDataset, where: str, features: Features, columns, data_args) -> IterableDataset:
+    """`data.sources`' checks and label encoding, applied lazily; the row numbers count from the stream's start.
+    `columns`: the text and label columns' names as the user knows them (`Source.columns`), for errors."""
     keep_rows = stream_row_filter(where, columns, data_args.drop_rows_with_empty_cells)
     encode = batch_encoder(rows.features or UNDECLARED, features["label"].names, where, keep_rows=keep_rows)
     return rows.map(encode, batched=True, with_indices=True, remove_columns=["text", "label"], features=features)

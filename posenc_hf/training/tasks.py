@@ -9,7 +9,7 @@ model, its collator and metrics, its report and the task-specific files of the m
   column of lists, or `problem_type: multi_label_classification`): one sigmoid per label, and a
   decision threshold chosen on validation, applied to test and saved in the config.
 - `MaskedLM` (`task: mlm`): BERT's masked-LM pretraining on the corpus's unlabelled text
-  (`posenc_hf.data.corpora.unlabelled` says which), a `PosEncForMaskedLM` whose folder fine-tunes as a
+  (`posenc_hf.data.pretraining_texts` says which), a `PosEncForMaskedLM` whose folder fine-tunes as a
   classifier (`--model_name_or_path`), the validation masked-LM loss and a short card.
 """
 
@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict, List, Value
 from transformers import DataCollatorForLanguageModeling, DataCollatorWithPadding, EarlyStoppingCallback
 
-from ..data.corpora.unlabelled import pretraining_texts
 from ..data.labels import class_names, is_multi_label, label_array
+from ..data.pretraining_texts import pretraining_texts
 from ..data.sources import source_name
 from ..data.tokenization import text_encoder
 from ..folder.card import best_validation_metrics, write_masked_lm_card, write_model_card

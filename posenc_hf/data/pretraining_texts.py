@@ -7,8 +7,9 @@ test score are on text the encoder has not seen.
 
 import random
 
-from ..sources import SPLITS, load_corpus
-from . import load_goemotions_files, shared_folder
+from .corpora import load_goemotions_files, shared_folder
+from .sources import load_corpus
+from .splits import SPLITS
 
 
 def pretraining_texts(dataset, data_args, seed):

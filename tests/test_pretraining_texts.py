@@ -1,8 +1,8 @@
-"""Which text masked-LM pretraining reads (`posenc_hf.data.corpora.unlabelled`): by default the training
+"""Which text masked-LM pretraining reads (`posenc_hf.data.pretraining_texts`): by default the training
 split only, never a validation or test text; GoEmotions' unlabelled comments and MMLU's questions
 with their options. (Kept apart from tests/test_corpora.py, which is being changed.)"""
 
-from posenc_hf.data.corpora.unlabelled import pretraining_texts
+from posenc_hf.data.pretraining_texts import pretraining_texts
 from posenc_hf.training.arguments import DataArguments
 from posenc_hf.training.runner import load_data
 
