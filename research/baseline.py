@@ -23,8 +23,9 @@ from sklearn.pipeline import make_pipeline
 from transformers import HfArgumentParser
 
 from posenc_hf.folder.metrics import classification_report
-from posenc_hf.training.arguments import DataArguments, default_output_dir, read_config_file
-from posenc_hf.training.runner import load_data
+from posenc_hf.training.arguments import DataArguments, ModelArguments, RunArguments, read_config_file
+from posenc_hf.training.plan import plan_run
+from posenc_hf.training.prepare import load_data
 
 ANALYZERS = {"word": (1, 2), "char_wb": (2, 5)}  # analyzer -> n-gram range
 
@@ -57,10 +58,18 @@ def parse_baseline_arguments(argv=None):
     known = {f.name for cls in (DataArguments, BaselineArguments) for f in fields(cls)}
     parser.set_defaults(**{key: value for key, value in defaults.items() if key in known})
     data_args, args = parser.parse_args_into_dataclasses(args=argv)
-    args.output_dir = args.output_dir or default_output_dir(data_args.corpus)
     if args.analyzer not in ANALYZERS:
         raise ValueError(f"analyzer must be one of {list(ANALYZERS)}, got {args.analyzer!r}")
-    return data_args, args
+    return data_plan(data_args, args), args
+
+
+def data_plan(data_args, args):
+    """The plan of a run on this data (its source, options and output_dir, checked as a run's are); the
+    baseline reads only its data part."""
+    run_args = RunArguments(output_dir=args.output_dir, seed=args.seed, report_to="none")
+    plan = plan_run(ModelArguments(), data_args, run_args)
+    args.output_dir = plan.run_args.output_dir
+    return plan
 
 
 def tfidf_logistic_regression(analyzer, C, class_weight, seed):
@@ -88,10 +97,10 @@ def select_on_validation(dataset, args):
     return best
 
 
-def run_baseline(data_args, args):
-    """Choose, fit and score the baseline; returns the report written to metrics.json."""
-    start = time.perf_counter()
-    dataset = load_data(data_args, args.seed)
+def run_baseline(plan, args):
+    """Choose, fit and score the baseline on the plan's data; returns the report written to metrics.json."""
+    start, data_args = time.perf_counter(), plan.data_args
+    dataset = load_data(plan)
     label_names = dataset["train"].features["label"].names
     validation_f1, chosen, model = select_on_validation(dataset, args)
     predictions = model.predict(dataset["test"]["text"])
@@ -112,8 +121,8 @@ def output_folder(args):
 
 
 def main(argv=None):
-    data_args, args = parse_baseline_arguments(argv)
-    report = run_baseline(data_args, args)
+    plan, args = parse_baseline_arguments(argv)
+    report = run_baseline(plan, args)
     folder = output_folder(args)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")

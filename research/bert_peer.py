@@ -15,7 +15,8 @@ import sys
 from transformers import BertConfig, BertForSequenceClassification
 
 from posenc_hf.folder.cli import run_command
-from posenc_hf.training.arguments import configure_threads, parse_run_arguments
+from posenc_hf.training.arguments import configure_threads
+from posenc_hf.training.plan import read_plan
 from posenc_hf.training.runner import format_summary, run_training
 from posenc_hf.training.tasks import Classification
 
@@ -44,13 +45,13 @@ class BertPeer(Classification):
 
 
 def main(argv=None):
-    model_args, data_args, run_args = parse_run_arguments(argv)
-    if model_args.model_name_or_path:
+    plan = read_plan(argv, task=BertPeer())
+    if plan.model.pretrained:
         raise ValueError("research.bert_peer trains BERT from scratch: leave model_name_or_path unset")
-    configure_threads(run_args)
-    result = run_training(model_args, data_args, run_args, task=BertPeer())
-    if run_args.process_index == 0:
-        print(format_summary(result, run_args.output_dir))
+    configure_threads(plan.run_args)
+    result = run_training(plan)
+    if plan.run_args.process_index == 0:
+        print(format_summary(result, plan.run_args.output_dir))
     return 0
 
 

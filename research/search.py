@@ -2,9 +2,10 @@
 
     nice -n 15 python -m research.search configs/mmlu.yaml --trials 16 --out docs/quality/search_mmlu.json
 
-The data, tokenizer, model and Trainer are the package's own (`posenc_hf.training.runner`, `posenc_hf.training.tasks`),
-built from the config as `train/run.py` builds them; each trial changes only what `SPACE` names, the
-training fields through `hp_space` and the model fields through `model_init`. The objective is the
+The data, tokenizer, model and Trainer are the package's own, built from the config as `train/run.py`
+builds them and with the same checks (`posenc_hf.training.plan.read_plan`,
+`posenc_hf.training.prepare.prepare_run`); each trial changes only what `SPACE` names, the training
+fields through `hp_space` and the model fields through `model_init`. The objective is the
 validation macro-F1 after the last epoch; the test split is never loaded into a trial. optuna's
 median pruner stops a trial whose validation score trails the median of earlier trials at the same
 step, from a third of the training on (the MMLU search of docs/quality.md pruned from step 5, i.e.
@@ -21,15 +22,13 @@ import time
 from pathlib import Path
 
 import optuna
-from datasets import DatasetDict
-from transformers import set_seed
+from transformers import EarlyStoppingCallback
 
 from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES
-from posenc_hf.model.modeling_posenc import PosEncForSequenceClassification
-from posenc_hf.training.arguments import configure_threads, parse_run_arguments
-from posenc_hf.training.runner import build_config, get_tokenizer, load_data
+from posenc_hf.training.arguments import configure_threads
+from posenc_hf.training.plan import read_plan
+from posenc_hf.training.prepare import prepare_run
 from posenc_hf.training.tasks import Classification
-from posenc_hf.training.trainer import PosEncTrainer
 
 
 def hp_space(trial):
@@ -62,37 +61,26 @@ def warmup_steps(run_args, tokenized):
 
 def search(config_path, trials, seed, storage, extra_args=()):
     """Run the study; returns (trials as dicts, best trial as a dict)."""
-    model_args, data_args, run_args = parse_run_arguments(
+    plan = read_plan(
         [config_path, "--seed", str(seed), "--save_strategy", "no", "--load_best_model_at_end", "false",
          "--report_to", "none", "--disable_tqdm", "true", "--output_dir", f"runs/search/{Path(config_path).stem}",
          *extra_args]
     )  # fmt: skip
-    configure_threads(run_args)
-    set_seed(seed)
-    task = Classification()
-    dataset = load_data(data_args, seed)
-    splits = DatasetDict(train=dataset["train"], validation=dataset["validation"])  # the test split stays out
-    label_names = task.label_names(dataset)
-    tokenizer = get_tokenizer(data_args, dataset["train"]["text"])
-    base_config = build_config(model_args, tokenizer, label_names)
-    tokenized = task.tokenize(splits, tokenizer)
+    if not isinstance(plan.task, Classification) or plan.multi_label:
+        raise ValueError("research.search tunes single-label classifiers (task: classification)")
+    configure_threads(plan.run_args)
+    prepared = prepare_run(plan)
+    trainer, run_args = prepared.trainer, plan.run_args
+    trainer.remove_callback(EarlyStoppingCallback)  # a trial runs its epochs: the pruner stops the bad ones
 
     def model_init(trial):
-        config = copy.deepcopy(base_config)
+        config = copy.deepcopy(prepared.config)
         for name, value in (model_fields(trial) if trial is not None else {}).items():
             setattr(config, name, value)  # checked by the config's own validation
-        return PosEncForSequenceClassification._from_config(config, attn_implementation=model_args.attn_implementation)
+        return prepared.data.task.build_model(plan.model_args, config)
 
-    parts = task.trainer_parts(run_args, data_args, tokenized, tokenizer, label_names)
-    parts.pop("callbacks")
-    trainer = PosEncTrainer(
-        model_init=model_init,
-        args=run_args,
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
-        processing_class=tokenizer,
-        **parts,
-    )
+    trainer.model_init = model_init  # each trial builds its model (Trainer.hyperparameter_search calls it)
+    tokenized = prepared.data.tokenized
     best = trainer.hyperparameter_search(
         hp_space=hp_space,
         compute_objective=lambda metrics: metrics["eval_macro_f1"],

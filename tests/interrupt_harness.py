@@ -14,7 +14,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-import posenc_hf.training.runner as training
+import posenc_hf.training.prepare as training
 
 RUN = Path(__file__).resolve().parents[1] / "train" / "run.py"
 

@@ -11,7 +11,7 @@ import runpy
 import sys
 from pathlib import Path
 
-import posenc_hf.training.runner as training
+import posenc_hf.training.prepare as training
 
 RUN = Path(__file__).resolve().parents[1] / "train" / "run.py"
 

@@ -18,7 +18,8 @@ from posenc_hf.data.tokenization import train_tokenizer
 from posenc_hf.folder.checkpoints import check_checkpoint_matches
 from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
 from posenc_hf.training.arguments import parse_run_arguments
-from posenc_hf.training.runner import build_config
+from posenc_hf.training.plan import read_plan
+from posenc_hf.training.prepare import build_config
 
 SUBJECT = str(REPO_ROOT / "configs" / "subject.yaml")
 
@@ -75,7 +76,7 @@ def test_help_all_lists_every_training_argument(capsys):
 )
 def test_the_run_folder_is_named_after_the_data_unless_given(argv, output_dir):
     """So that training on your own data after the quick start never lands in the quick start's folder."""
-    assert parse_run_arguments(argv)[2].output_dir == output_dir
+    assert read_plan(argv).run_args.output_dir == output_dir
 
 
 def test_defaults_that_would_only_warn_are_off():
@@ -113,7 +114,7 @@ def test_run_config_bad_yaml_fails_before_any_work(tmp_path, yaml_text, message)
     path = tmp_path / "run.yaml"
     path.write_text(yaml_text)
     with pytest.raises(CONFIG_ERRORS, match=message):  # a model field: PosEncConfig's own check names it
-        parse_run_arguments([str(path)])
+        read_plan([str(path)])
 
 
 @pytest.mark.reliability
@@ -129,7 +130,7 @@ def test_run_config_bad_yaml_fails_before_any_work(tmp_path, yaml_text, message)
 )
 def test_run_config_bad_command_line(argv, message):
     with pytest.raises(ValueError, match=message):
-        parse_run_arguments(argv)
+        read_plan(argv)
 
 
 # --- the position schemes' fields --------------------------------------------------------------
@@ -160,8 +161,8 @@ def tokenizer():
 
 
 def run_config(tokenizer, argv):
-    """The `PosEncConfig` a run of `argv` trains (`training.build_config`, as train/run.py builds it)."""
-    return build_config(parse_run_arguments(argv)[0], tokenizer, LABELS)
+    """The `PosEncConfig` a run of `argv` trains (`prepare.build_config`, as train/run.py builds it)."""
+    return build_config(read_plan(argv).model, tokenizer, LABELS)
 
 
 def as_command_line(yaml_text):

@@ -211,12 +211,11 @@ def run_data_info(corpus, tmp_path):
     """`data_info` as a training run on `corpus` builds it (`posenc_hf.training.runner.data_summary`)."""
     from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-    from posenc_hf.training.arguments import DataArguments
     from posenc_hf.training.runner import data_summary
 
     features = Features({"text": Value("string"), "label": ClassLabel(names=LABELS)})
     split = Dataset.from_dict({"text": ["cell", "atom", "sum", "force"], "label": [0, 1, 2, 3]}, features=features)
-    return data_summary(DataArguments(corpus=corpus), DatasetDict(train=split, validation=split, test=split))
+    return data_summary(corpus, DatasetDict(train=split, validation=split, test=split))
 
 
 @pytest.mark.parametrize(

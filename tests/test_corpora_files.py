@@ -16,6 +16,7 @@ from posenc_hf.data.corpora.files import HubOptions, read_hub
 from posenc_hf.data.sources import load_corpus
 from posenc_hf.data.streaming import load_streamed_corpus
 from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.plan import read_plan
 
 CARD = """---
 configs:
@@ -82,11 +83,9 @@ def test_the_same_options_stream_the_train_split(repo, tmp_path):
 def test_a_split_mapping_reads_from_yaml_and_from_the_command_line(tmp_path):
     config = tmp_path / "mapped.yaml"
     config.write_text("corpus: someone/data\nsplit_mapping:\n  validation: dev\n  test: heldout\n")
-    from_yaml = parse_run_arguments([str(config)])[1].split_mapping
-    from_command_line = parse_run_arguments(
-        ["--corpus", "someone/data", "--split_mapping", "validation=dev,test=heldout"]
-    )
-    assert from_yaml == from_command_line[1].split_mapping == {"validation": "dev", "test": "heldout"}
+    from_yaml = read_plan([str(config)]).hub.split_mapping
+    from_command_line = read_plan(["--corpus", "someone/data", "--split_mapping", "validation=dev,test=heldout"])
+    assert from_yaml == from_command_line.hub.split_mapping == {"validation": "dev", "test": "heldout"}
 
 
 @pytest.mark.parametrize(
@@ -100,7 +99,7 @@ def test_a_split_mapping_reads_from_yaml_and_from_the_command_line(tmp_path):
 )
 def test_a_bad_split_mapping_names_the_field(value, message):
     with pytest.raises(ValueError, match=f"split_mapping.*{message}"):
-        parse_run_arguments(["--corpus", "someone/data", "--split_mapping", value])
+        read_plan(["--corpus", "someone/data", "--split_mapping", value])
 
 
 def test_an_unknown_config_name_lists_the_configs(repo):

@@ -318,7 +318,6 @@ def test_empty_cells_of_a_split_file_and_missing_cells_are_named(tmp_path):
 @pytest.mark.reliability
 def test_the_drop_option_leaves_out_rows_with_empty_cells_and_counts_them(tmp_path, caplog):
     from posenc_hf.folder.card_data import data_fields
-    from posenc_hf.training.arguments import DataArguments
     from posenc_hf.training.runner import data_summary
 
     empty = [{"text": " ", "label": "Maths"}, {"text": "a question", "label": ""}, {"text": "", "label": "\t"}]
@@ -330,7 +329,7 @@ def test_the_drop_option_leaves_out_rows_with_empty_cells_and_counts_them(tmp_pa
     assert f"{path}: dropped 3 rows with an empty or whitespace-only cell (column 'text': 2, column 'label': 2" in (
         caplog.text
     )
-    data_info = data_summary(DataArguments(corpus=str(path), drop_rows_with_empty_cells=True), corpus)
+    data_info = data_summary(str(path), corpus, dropping_empty_cells=True)
     description = data_fields(data_info, SUBJECTS)["data_description"]
     assert description.endswith(
         "(`drop_rows_with_empty_cells`): 3 of `questions.csv` (2 in column `text`, 2 in column `label`)."

@@ -17,6 +17,7 @@ from helpers import REPO_ROOT
 
 from posenc_hf.folder.predict import load_classifier
 from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.plan import read_plan
 from posenc_hf.training.runner import format_summary, run_training
 
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
@@ -87,7 +88,7 @@ def test_the_recorder_sees_a_deprecated_spelling_and_names_our_call():
 def test_a_smoke_run_and_its_pipeline_use_no_deprecated_spelling(tmp_path):
     with recorded_deprecations() as found:
         argv = [SMOKE, "--output_dir", str(tmp_path / "run"), "--num_train_epochs", "1", "--report_to", "none"]
-        result = run_training(*parse_run_arguments(argv))
+        result = run_training(read_plan(argv))
         format_summary(result, tmp_path / "run")
         load_classifier(result.folder)(["cell atom force"])
     assert (result.folder / "model.safetensors").is_file()

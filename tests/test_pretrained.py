@@ -10,7 +10,9 @@ from helpers import tiny_model
 from posenc_hf import PosEncForMaskedLM, PosEncForSequenceClassification
 from posenc_hf.data.tokenization import train_tokenizer
 from posenc_hf.training.arguments import ModelArguments
-from posenc_hf.training.pretrained import load_pretrained_classifier, pretrained_config
+from posenc_hf.training.plan import plan_model
+from posenc_hf.training.prepare import build_config
+from posenc_hf.training.pretrained import load_pretrained_classifier
 
 TEXTS = ["the cell divides in two", "acids give protons to bases", "solve for x in two steps", "light bends in glass"]
 
@@ -28,8 +30,14 @@ def pretrained_folder(tmp_path):
 def test_classifier_from_pretrained_folder_keeps_encoder_and_gets_a_new_head(pretrained_folder, caplog):
     folder, mlm, tokenizer = pretrained_folder
     model_args = ModelArguments(model_name_or_path=str(folder), hidden_size=999, hidden_dropout_prob=0.3)
-    config = pretrained_config(model_args, tokenizer, ["a", "b", "c"])
+    with caplog.at_level(logging.WARNING, logger="posenc_hf.training.pretrained"):
+        config = build_config(plan_model(model_args), tokenizer, ["a", "b", "c"])
     assert config.hidden_size == 16 and config.hidden_dropout_prob == 0.3  # architecture from the folder
+    assert [record.message.split(": ", 1)[1] for record in caplog.records] == [
+        "hidden_size=999 (the folder's: 16) (only hidden_dropout_prob, attention_probs_dropout_prob, "
+        "classifier_dropout apply when fine-tuning a pretrained folder)"
+    ]  # the one field set away from its default, unlike the folder; the dropout applies
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="posenc_hf.training.pretrained"):
         classifier, message = load_pretrained_classifier(str(folder), config)
     assert isinstance(classifier, PosEncForSequenceClassification) and classifier.config.num_labels == 3
@@ -48,4 +56,4 @@ def test_classifier_from_pretrained_folder_rejects_a_foreign_tokenizer(pretraine
     folder, _, _ = pretrained_folder
     other = train_tokenizer(TEXTS + ["completely different words appear here"], vocab_size=80, model_max_length=16)
     with pytest.raises(ValueError, match="use the folder's own tokenizer"):
-        pretrained_config(ModelArguments(model_name_or_path=str(folder)), other, ["a", "b"])
+        build_config(plan_model(ModelArguments(model_name_or_path=str(folder))), other, ["a", "b"])

@@ -1,10 +1,10 @@
 """Which text masked-LM pretraining reads (`posenc_hf.data.pretraining_texts`): by default the training
 split only, never a validation or test text; GoEmotions' unlabelled comments and MMLU's questions
-with their options. (Kept apart from tests/test_corpora.py, which is being changed.)"""
+with their options."""
 
 from posenc_hf.data.pretraining_texts import pretraining_texts
+from posenc_hf.data.sources import load_corpus
 from posenc_hf.training.arguments import DataArguments
-from posenc_hf.training.runner import load_data
 
 
 def write_corpus(folder):
@@ -17,7 +17,7 @@ def write_corpus(folder):
 def test_pretraining_reads_train_text_only_by_default(tmp_path):
     path = write_corpus(tmp_path / "corpus")
     data_args = DataArguments(corpus=str(path), validation_size=0.2, test_size=0.2)
-    dataset = load_data(data_args, 0)
+    dataset = load_corpus(str(path), validation_size=0.2, test_size=0.2, seed=0)
     texts = pretraining_texts(dataset, data_args, seed=0)
     assert sorted(texts) == sorted(dataset["train"]["text"])
     every_split = DataArguments(**{**vars(data_args), "pretrain_splits": list(dataset)})
@@ -27,7 +27,7 @@ def test_pretraining_reads_train_text_only_by_default(tmp_path):
 
 def test_goemotions_pretraining_text_leaves_out_validation_and_test(shared_dir):
     data_args = DataArguments(corpus="goemotions", data_dir=str(shared_dir / "data" / "goemotions"))
-    dataset = load_data(data_args, 0)
+    dataset = load_corpus("goemotions", data_dir=data_args.data_dir, seed=0)
     texts = set(pretraining_texts(dataset, data_args, seed=0))
     assert len(texts) > 30_000  # every train.tsv comment, not only the labelled rows
     held_out = set(dataset["validation"]["text"]) | set(dataset["test"]["text"])
@@ -37,7 +37,7 @@ def test_goemotions_pretraining_text_leaves_out_validation_and_test(shared_dir):
 
 def test_mmlu_pretraining_text_is_train_questions_with_options(shared_dir):
     data_args = DataArguments(corpus="mmlu", data_dir=str(shared_dir / "data" / "mmlu"))
-    dataset = load_data(data_args, 0)
+    dataset = load_corpus("mmlu", data_dir=data_args.data_dir, seed=0)
     texts = pretraining_texts(dataset, data_args, seed=0)
     train = set(dataset["train"]["text"])
     with_options = [text for text in texts if text not in train]

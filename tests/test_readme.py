@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO_ROOT
 
-from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.plan import read_plan
 from posenc_hf.training.runner import RunResult, format_summary
 
 README = (REPO_ROOT / "README.md").read_text()
@@ -45,7 +45,7 @@ def test_the_timings_agree(summary):
 def test_the_own_data_example_gets_its_own_folder():
     """Right after the quick start it must not land in (and try to resume) runs/subject."""
     line = next(line for block in code_blocks("bash") for line in block.splitlines() if "--corpus path/to" in line)
-    run_args = parse_run_arguments(line.split()[2:])[2]
+    run_args = read_plan(line.split()[2:]).run_args
     assert run_args.output_dir == "runs/subjects-questions"
     assert "`runs/subjects-questions/`" in README and "`posenc-subjects-questions-learned`" in README
 

@@ -10,7 +10,7 @@ import pytest
 from helpers import REPO_ROOT, snapshot
 
 from posenc_hf.folder.checkpoints import last_complete_checkpoint
-from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.plan import read_plan
 from posenc_hf.training.run_settings import NOT_SHAPING, RunSettingsCallback, checkpoint_settings, run_settings
 from posenc_hf.training.runner import format_summary, run_training
 
@@ -18,15 +18,19 @@ SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 
 
 def arguments(output_dir, *extra):
-    """The smoke config's (model, data, run) arguments in `output_dir`, with `extra` options."""
-    return parse_run_arguments([SMOKE, "--output_dir", str(output_dir), "--report_to", "none", *extra])
+    """The plan of the smoke config in `output_dir`, with `extra` options."""
+    return read_plan([SMOKE, "--output_dir", str(output_dir), "--report_to", "none", *extra])
+
+
+def settings_of(plan):
+    return run_settings(plan.model_args, plan.data_args, plan.run_args)
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A finished smoke run: its output_dir (two checkpoints and the model folder)."""
     output_dir = tmp_path_factory.mktemp("finished")
-    run_training(*arguments(output_dir, "--num_threads", "1"))
+    run_training(arguments(output_dir, "--num_threads", "1"))
     return output_dir
 
 
@@ -50,7 +54,7 @@ def card_settings(folder):
 )
 def test_rerunning_a_finished_run_says_so_and_leaves_the_folder_as_it_is(finished_run, extra):
     before = snapshot(finished_run)
-    result = run_training(*arguments(finished_run, *extra))
+    result = run_training(arguments(finished_run, *extra))
     summary = format_summary(result, finished_run)
     assert result.finished_before and summary.strip().startswith(f"Already finished: {finished_run / 'model'}")
     assert len(summary.strip().splitlines()) == 1
@@ -79,9 +83,9 @@ def test_a_rerun_with_a_changed_setting_is_refused_naming_it_old_and_new(finishe
     before = snapshot(finished_run)
     new_arguments = arguments(finished_run, f"--{field}", value)
     with pytest.raises(ValueError) as error:
-        run_training(*new_arguments)
+        run_training(new_arguments)
     message = str(error.value)
-    old, new = metrics(finished_run)["settings"][field], run_settings(*new_arguments)[field]
+    old, new = metrics(finished_run)["settings"][field], settings_of(new_arguments)[field]
     last = Path(last_complete_checkpoint(finished_run)).name
     assert "\n" not in message
     assert message.startswith(f"{finished_run} holds a run trained with other settings ({last}: {field} {old!r} -> ")
@@ -95,7 +99,7 @@ def test_a_rerun_with_a_changed_setting_is_refused_naming_it_old_and_new(finishe
 def test_a_model_folder_alone_of_other_settings_is_refused_too(finished_run, tmp_path):
     shutil.copytree(finished_run / "model", tmp_path / "model")
     with pytest.raises(ValueError, match=r"holds a run trained with other settings \(model: seed 0 -> 7\)"):
-        run_training(*arguments(tmp_path, "--seed", "7"))
+        run_training(arguments(tmp_path, "--seed", "7"))
 
 
 @pytest.mark.reliability
@@ -112,12 +116,13 @@ def test_a_checkpoint_or_folder_that_records_no_settings_is_refused(finished_run
     report_path.write_text(json.dumps({**metrics(finished_run), "settings": None}))
     for where in (tmp_path / "old" / checkpoint.name, tmp_path / "older" / "model"):
         with pytest.raises(ValueError, match=f"^{where} records no run settings .*--overwrite_output_dir true"):
-            run_training(*arguments(where.parent))
+            run_training(arguments(where.parent))
 
 
 def test_the_settings_leave_out_only_what_does_not_shape_the_weights(finished_run):
     recorded = metrics(finished_run)["settings"]
-    model_args, data_args, run_args = arguments(finished_run)
+    plan = arguments(finished_run)
+    model_args, data_args, run_args = plan.model_args, plan.data_args, plan.run_args
     every_field = {*vars(model_args), *vars(data_args), *run_args.to_dict()}
     assert set(recorded) == every_field - NOT_SHAPING | {"num_processes"}
     assert {"learning_rate", "seed", "max_samples", "corpus", "hidden_dropout_prob", "max_length"} <= set(recorded)
@@ -132,9 +137,9 @@ def test_card_metrics_and_checkpoints_record_the_settings_the_weights_were_train
     shutil.copytree(finished_run, output_dir)
     (output_dir / "notes.txt").write_text("mine")
     retrain = ["--learning_rate", "3e-3", "--num_train_epochs", "1", "--overwrite_output_dir", "true"]
-    run_training(*arguments(output_dir, *retrain, "--num_threads", "1"))
+    run_training(arguments(output_dir, *retrain, "--num_threads", "1"))
     for folder, extra in ((finished_run, []), (output_dir, retrain)):
-        settings = run_settings(*arguments(folder, *extra))
+        settings = settings_of(arguments(folder, *extra))
         assert metrics(folder)["settings"] == settings
         assert card_settings(folder / "model") == settings
         assert f"| learning rate | {settings['learning_rate']:g} |" in (folder / "model" / "README.md").read_text()
@@ -151,7 +156,7 @@ def test_a_damaged_folder_of_the_same_settings_is_written_again_from_the_last_ch
     shutil.copytree(finished_run, output_dir)
     weights = output_dir / "model" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    result = run_training(*arguments(output_dir, "--num_threads", "1"))
+    result = run_training(arguments(output_dir, "--num_threads", "1"))
     assert not result.finished_before
     assert weights.read_bytes() == (finished_run / "model" / "model.safetensors").read_bytes()
     assert metrics(output_dir)["test"] == metrics(finished_run)["test"]

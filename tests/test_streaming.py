@@ -16,6 +16,7 @@ from transformers import AutoTokenizer
 
 from posenc_hf.data.streaming import check_streaming_run, load_streamed_corpus, tokenize_streamed
 from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.plan import plan_run
 from posenc_hf.training.runner import run_training
 from posenc_hf.training.tasks import task_for
 
@@ -62,7 +63,7 @@ def arguments(corpus, output_dir, *extra):
 def test_a_streamed_csv_file_trains_for_max_steps_and_writes_a_folder(tmp_path):
     """A JSON Lines file does the same under DDP (the last test)."""
     corpus = write(tmp_path / "questions.csv", rows())
-    result = run_training(*arguments(corpus, tmp_path / "run"), REPO_ROOT / "model_card.md")
+    result = run_training(plan_run(*arguments(corpus, tmp_path / "run")), REPO_ROOT / "model_card.md")
     assert (result.folder / "model.safetensors").is_file() and (result.folder / "tokenizer.json").is_file()
     state = json.loads((tmp_path / "run" / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
@@ -131,7 +132,7 @@ def test_empty_cells_in_the_stream_are_named_as_read_or_dropped(tmp_path, caplog
 def test_without_max_steps_the_run_stops_before_reading(tmp_path):
     model_args, data_args, run_args = arguments(tmp_path / "nowhere.csv", tmp_path / "run", "--max_steps", "-1")
     with pytest.raises(ValueError, match="streaming needs max_steps"):
-        run_training(model_args, data_args, run_args)
+        plan_run(model_args, data_args, run_args)
 
 
 @pytest.mark.parametrize(

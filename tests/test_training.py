@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 
 from posenc_hf.folder.card import read_card_metrics
 from posenc_hf.folder.predict import load_classifier
-from posenc_hf.training import runner, tasks
+from posenc_hf.training import prepare, runner, tasks
 
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 RUN = str(REPO_ROOT / "train" / "run.py")
@@ -407,7 +407,7 @@ def oversized_run(tmp_path_factory):
         raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000)")
 
     from posenc_hf.folder import plots
-    from posenc_hf.training.arguments import parse_run_arguments
+    from posenc_hf.training.plan import read_plan
     from posenc_hf.training.runner import run_training
 
     output_dir = tmp_path_factory.mktemp("oversized")
@@ -417,7 +417,7 @@ def oversized_run(tmp_path_factory):
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(plots, "plot_position_similarity", out_of_memory)
-            result = run_training(*parse_run_arguments([*argv, "--num_threads", "1"]))
+            result = run_training(read_plan([*argv, "--num_threads", "1"]))
     finally:
         logger.removeHandler(log)
     return result, log.lines
@@ -428,10 +428,10 @@ def test_an_oversized_max_length_is_clipped_before_training_said_in_the_log_and_
     result, log = oversized_run
     clipped = read_metrics(result.folder)["max_length_clipped"]
     used, longest = clipped["clipped_to"], clipped["longest_training_text"]
-    assert clipped["asked"] == 100_000 and used == max(longest, runner.LENGTH_KEPT) < 100_000
+    assert clipped["asked"] == 100_000 and used == max(longest, prepare.LENGTH_KEPT) < 100_000
     line = f"max_length 100000 clipped to {used}: the longest tokenized training text has {longest} tokens"
     assert [entry for entry in log if "clipped" in entry] == [
-        f"{line} (a max_length up to {runner.LENGTH_KEPT} is used as given)"
+        f"{line} (a max_length up to {prepare.LENGTH_KEPT} is used as given)"
     ]
     assert json.loads((result.folder / "config.json").read_text())["max_position_embeddings"] == used
     assert json.loads((result.folder / "tokenizer_config.json").read_text())["model_max_length"] == used
@@ -458,12 +458,10 @@ def test_a_failing_plot_leaves_a_complete_folder_and_one_line_naming_it(oversize
 
 
 def test_a_length_no_position_table_can_serve_is_refused_before_any_work(tmp_path):
-    from posenc_hf.training.arguments import parse_run_arguments
-    from posenc_hf.training.runner import run_training
+    from posenc_hf.training.plan import read_plan
 
-    arguments = parse_run_arguments([SMOKE, "--max_length", "100000000", "--output_dir", str(tmp_path / "run")])
     with pytest.raises(ValueError, match=r"^max_length=100,000,000 cannot be served: .* x hidden_size 16 needs "):
-        run_training(*arguments)
+        read_plan([SMOKE, "--max_length", "100000000", "--output_dir", str(tmp_path / "run")])
     assert not (tmp_path / "run").exists()
 
 
@@ -573,24 +571,23 @@ def test_interrupted_three_ways_then_resumed_ends_like_an_uninterrupted_run(tmp_
 
 
 def test_pretrain_then_fine_tune_through_the_run_pipeline(tmp_path, caplog):
-    from posenc_hf.training.arguments import parse_run_arguments
+    from posenc_hf.training.plan import read_plan
     from posenc_hf.training.runner import run_training
 
     fast = ["--num_train_epochs", "1", "--report_to", "none", "--num_threads", "1"]
-    pretrained = run_training(
-        *parse_run_arguments([SMOKE, "--task", "mlm", "--output_dir", str(tmp_path / "mlm"), *fast])
-    )
+    pretrained = run_training(read_plan([SMOKE, "--task", "mlm", "--output_dir", str(tmp_path / "mlm"), *fast]))
     assert (pretrained.folder / "model.safetensors").is_file()
     scores = pretrained.test_metrics  # the masked LM's headline: its validation loss, as metrics.json holds it
     assert scores == json.loads((pretrained.folder / "metrics.json").read_text())["validation"]
     assert scores["perplexity"] == pytest.approx(math.exp(scores["mlm_loss"]))
     assert json.loads((pretrained.folder / "config.json").read_text())["architectures"] == ["PosEncForMaskedLM"]
-    model_args, data_args, run_args = parse_run_arguments(
-        [SMOKE, "--model_name_or_path", str(pretrained.folder), "--output_dir", str(tmp_path / "cls"), *fast]
-    )
-    model_args.hidden_size = 64  # ignored: the architecture is the pretrained folder's
     with caplog.at_level(logging.WARNING, logger="posenc_hf.training.pretrained"):
-        result = run_training(model_args, data_args, run_args, REPO_ROOT / "model_card.md")
+        plan = read_plan(
+            [SMOKE, "--model_name_or_path", str(pretrained.folder), "--output_dir", str(tmp_path / "cls"), *fast]
+            + ["--hidden_size", "32"]  # not used: the architecture is the pretrained folder's, and a warning says so
+        )
+        result = run_training(plan, REPO_ROOT / "model_card.md")
+    assert "these model fields of the run are not used: hidden_size=32 (the folder's: 16)" in caplog.text
     assert "newly initialised (2): classifier.bias, classifier.weight" in caplog.text
     assert (result.folder / "tokenizer.json").read_text() == (pretrained.folder / "tokenizer.json").read_text()
     config = json.loads((result.folder / "config.json").read_text())

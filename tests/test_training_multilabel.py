@@ -13,7 +13,7 @@ import pytest
 from helpers import MULTI_LABELS, multi_label_rows
 
 from posenc_hf.folder.predict import load_classifier, main
-from posenc_hf.training.arguments import parse_run_arguments
+from posenc_hf.training.plan import read_plan
 from posenc_hf.training.runner import format_summary, run_training
 
 SMOKE = str(Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml")
@@ -36,7 +36,7 @@ def trained(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"multi_label_{request.param}")
     data, options = write_data(folder, request.param)
     argv = [SMOKE, "--corpus", str(data), "--output_dir", str(folder / "run"), "--num_train_epochs", "1", *options]
-    result = run_training(*parse_run_arguments(argv))
+    result = run_training(read_plan(argv))
     return result, json.loads((result.folder / "metrics.json").read_text())
 
 

@@ -4,8 +4,8 @@
     accelerate launch --config_file train/accelerate.yaml train/run.py configs/subject.yaml
     python train/run.py configs/pretrain_goemotions.yaml       # task: mlm, masked-LM pretraining
 
-Parsing and wiring only: the work is in `posenc_hf.training.runner`. `--help` lists the fields. A mistake
-(a bad path, an unknown column, another run's folder) prints its message and exits with 1;
+Wiring only: the plan is `posenc_hf.training.plan`'s, the work `posenc_hf.training.runner`'s. `--help`
+lists the fields. A mistake (a bad path, an unknown column, another run's folder) prints its message and exits with 1;
 `POSENC_DEBUG=1` shows the traceback too.
 """
 
@@ -16,18 +16,20 @@ from pathlib import Path
 
 from posenc_hf.folder.cli import quiet_progress_bars, run_command
 from posenc_hf.folder.hub import check_push_target, push_finished_folder
-from posenc_hf.training.arguments import configure_threads, parse_run_arguments
+from posenc_hf.training.arguments import configure_threads
+from posenc_hf.training.plan import read_plan
 from posenc_hf.training.runner import format_summary, run_training
 
 
 def main(argv=None):
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     quiet_progress_bars()
-    model_args, data_args, run_args = parse_run_arguments(argv)
+    plan = read_plan(argv)
+    run_args = plan.run_args
     push, run_args.push_to_hub = run_args.push_to_hub, False  # we push the finished folder, not checkpoints
     repo_id = hub_repo(run_args) if push else None
     configure_threads(run_args)
-    result = run_training(model_args, data_args, run_args)
+    result = run_training(plan)
     if run_args.process_index == 0:
         print(format_summary(result, run_args.output_dir))
     if result.stopped in ("SIGINT", "SIGTERM"):

@@ -34,6 +34,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, IterableDataset
 
 from ..model.configuration_posenc import MULTI_LABEL
 from .corpora import Pieces
+from .corpora.files import HubOptions
 from .empty_cells import stream_row_filter
 from .labels import batch_encoder, holds_lists, label_counts, resolve_label_names
 from .sources import Source, read_pieces, resolve_source
@@ -86,11 +87,14 @@ def shard_by_process(run_args):
     return run_args
 
 
-def load_streamed_corpus(data_args, source: Source | None = None) -> dict[str, Dataset | IterableDataset]:
+def load_streamed_corpus(
+    data_args, source: Source | None = None, hub: HubOptions | None = None
+) -> dict[str, Dataset | IterableDataset]:
     """`train` as a stream (neither shuffled nor repeated yet), `validation` and `test` in memory.
-    `source`: `data_args.corpus` resolved (`posenc_hf.data.sources.resolve_source`), when the caller has it."""
+    `source` and `hub`: `data_args.corpus` resolved (`posenc_hf.data.sources.resolve_source`) and the Hub
+    options of `data_args`, when the caller has them (a run's plan)."""
     source = resolve_source(source or data_args.corpus)
-    hub = data_args.hub_options()
+    hub = hub or HubOptions.of(data_args)
     pieces, default_names = read_pieces(source, data_args.text_column, data_args.label_column, hub, streaming=True)
     features = _features(data_args.class_names or default_names, pieces)
     columns = source.columns(data_args.text_column, data_args.label_column)

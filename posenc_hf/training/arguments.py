@@ -1,5 +1,8 @@
 """Run arguments: one YAML file holds model, data and `TrainingArguments` fields, and any field can
-be overridden on the command line (`train/run.py configs/subject.yaml --learning_rate 3e-4`)."""
+be overridden on the command line (`train/run.py configs/subject.yaml --learning_rate 3e-4`).
+
+A leaf: it parses and checks types and sizes, and imports nothing of the package but the config whose
+fields the model arguments are; `posenc_hf.training.plan` resolves what the arguments mean."""
 
 import difflib
 import logging
@@ -13,10 +16,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-from ..data.corpora.files import HubOptions, parse_split_mapping
-from ..data.sources import source_name
 from ..model.configuration_posenc import PosEncConfig
-from .tasks import multi_label_wanted, task_for
 
 logger = logging.getLogger(__name__)
 
@@ -163,13 +163,6 @@ class DataArguments:
         metadata={"help": "task mlm: splits whose text (never labels) pretraining reads; evaluation splits stay out."},
     )
 
-    def __post_init__(self):
-        self.split_mapping = parse_split_mapping(self.split_mapping)  # a command line's string becomes a dict
-
-    def hub_options(self) -> HubOptions:
-        """The Hub dataset options, for `posenc_hf.data.sources.load_corpus` and the stream."""
-        return HubOptions(self.dataset_config_name, self.dataset_revision, self.split_mapping)
-
 
 @dataclass
 class RunArguments(TrainingArguments):
@@ -219,7 +212,7 @@ class RunArguments(TrainingArguments):
     )
 
     def __post_init__(self):
-        output_dir = self.output_dir  # None: parse_run_arguments names it after the data
+        output_dir = self.output_dir  # None: the plan names it after the data (`posenc_hf.training.plan`)
         super().__post_init__()
         self.output_dir = output_dir and os.path.expanduser(output_dir)
         if not torch.accelerator.is_available():  # nothing to pin memory for: torch warns at every DataLoader
@@ -289,13 +282,7 @@ def parse_run_arguments(argv=None):
     )
     check_known_arguments(unknown)
     check_run_arguments(model_args, data_args, run_args)
-    run_args.output_dir = run_args.output_dir or default_output_dir(data_args.corpus, model_args.task)
     return model_args, data_args, run_args
-
-
-def default_output_dir(corpus, task="classification"):
-    """runs/<data name>, e.g. runs/subject, or runs/reviews for reviews.csv (runs/reviews-mlm for task mlm)."""
-    return str(Path("runs") / (source_name(corpus) + ("-mlm" if task == "mlm" else "")))
 
 
 # `--help` shows these `TrainingArguments` fields beside the project's own; `--help-all` shows them all.
@@ -362,10 +349,10 @@ OPTIONAL = ("max_samples", "tokenizer_max_texts")
 
 
 def check_run_arguments(model_args, data_args, run_args):
-    """Fail before any work, naming the field, on a value that cannot be right (a YAML value is not
-    converted by argparse, so `hidden_size: -8` or `num_train_epochs: [1]` get this far). The model
-    fields are checked where they are defined: by building the `PosEncConfig` they describe."""
-    PosEncConfig(**config_values(model_args))
+    """Fail before any work, naming the field, on a size or count that cannot be right (a YAML value is
+    not converted by argparse, so `max_length: -8` or `num_train_epochs: [1]` get this far). The model
+    fields are checked where they are defined, by the `PosEncConfig` the plan builds of them; the task,
+    the problem type and the source by the plan (`posenc_hf.training.plan`)."""
     groups = {"data": data_args, "run": run_args}
     for group, names in POSITIVE_INTEGERS.items():
         for name in names:
@@ -380,8 +367,6 @@ def check_run_arguments(model_args, data_args, run_args):
         value = getattr(args, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
-    task_for(model_args.task)
-    multi_label_wanted(model_args.problem_type)
 
 
 def configure_threads(run_args):

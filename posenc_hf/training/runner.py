@@ -1,9 +1,10 @@
-"""The one training runner, for classification and masked-LM pretraining alike, one step per
-function: corpus → tokenizer → tokenized splits → model → Trainer → report → a Hub-ready folder
-(weights, config with auto_map, code, tokenizer, metrics, and the task's card and plots).
+"""The one training runner, for classification and masked-LM pretraining alike: a `RunPlan`
+(`posenc_hf.training.plan`) → the previous run in output_dir → data, model and Trainer
+(`posenc_hf.training.prepare.prepare_run`) → training → report → a Hub-ready folder (weights, config with
+auto_map, code, tokenizer, metrics, and the task's card and plots).
 
 What differs between the two jobs is the task object's (`posenc_hf.training.tasks`). With `streaming: true`
-the train split is a stream (`posenc_hf.data.streaming`). `train/run.py` only parses arguments and calls
+the train split is a stream (`posenc_hf.data.streaming`). `train/run.py` only reads the plan and calls
 `run_training`.
 """
 
@@ -11,29 +12,20 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
 from datasets import IterableDataset
-from transformers import AutoTokenizer, set_seed
 
 from ..data.labels import class_names, label_counts
-from ..data.sources import load_corpus, source_kind, source_name
-from ..data.streaming import check_streaming_run, load_streamed_corpus, shard_by_process, tokenize_streamed
-from ..data.tokenization import text_encoder, train_tokenizer
-from ..folder.checkpoints import atomic_folder, check_checkpoint_matches, read_checkpoint_config, resolve_checkpoint
-from ..model.configuration_posenc import PosEncConfig
-from .arguments import config_values
-from .pretrained import pretrained_config
+from ..data.sources import resolve_source
+from ..folder.checkpoints import atomic_folder, read_checkpoint_config, resolve_checkpoint
+from .prepare import prepare_run
 from .run_settings import RunSettingsCallback, check_previous_run, discard_previous_run, run_settings
-from .tasks import RUN_TASKS, multi_label_wanted, task_for
-from .trainer import GracefulStopCallback, PosEncTrainer
+from .tasks import RUN_TASKS
 
 logger = logging.getLogger(__name__)
 
 MODEL_FOLDER = "model"  # the Hub-ready folder, inside output_dir beside the checkpoints
-LENGTH_KEPT = 512  # a max_length up to BERT's table length is used as given; beyond it, what the data needs
-MAX_TABLE_BYTES = 2**30  # a position table (positions x hidden_size float32 values) no run can need
 
 
 @dataclass
@@ -44,131 +36,6 @@ class RunResult:
     stopped: str | None = None  # why training stopped early: "SIGINT", "SIGTERM", "stop_after_step=N"
     task: str = "classification"
     finished_before: bool = False  # output_dir held this run's finished model folder: nothing was done
-
-
-def load_data(data_args, seed, multi_label=None):
-    """The corpus as a DatasetDict with `text` and a ClassLabel `label` (a list of them for multi-label
-    data; `multi_label`: see `load_corpus`)."""
-    if data_args.streaming:  # the train split a stream, validation and test in memory
-        return load_streamed_corpus(data_args)
-    return load_corpus(
-        data_args.corpus,
-        data_dir=data_args.data_dir,
-        hub=data_args.hub_options(),
-        text_column=data_args.text_column,
-        label_column=data_args.label_column,
-        label_names=data_args.class_names,
-        validation_size=data_args.validation_size,
-        test_size=data_args.test_size,
-        max_samples=data_args.max_samples,
-        seed=seed,
-        mmlu_heldout=data_args.mmlu_heldout,
-        multi_label=multi_label,
-        drop_rows_with_empty_cells=data_args.drop_rows_with_empty_cells,
-    )
-
-
-def tokenizer_texts(data_args, train):
-    """The texts a new tokenizer trains on: the train split's (it samples at most `tokenizer_max_texts`),
-    or a stream's first `tokenizer_max_texts`."""
-    return train.take(data_args.tokenizer_max_texts)["text"] if data_args.streaming else train["text"]
-
-
-def get_tokenizer(data_args, train_texts, checkpoint=None):
-    """A given tokenizer, the one saved in the checkpoint we resume from, or a new one trained on
-    the training split (never on validation or test)."""
-    source = data_args.tokenizer_name_or_path or checkpoint
-    if source:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        tokenizer.model_max_length = min(tokenizer.model_max_length, data_args.max_length)
-        return tokenizer
-    return train_tokenizer(
-        train_texts,
-        vocab_size=data_args.vocab_size,
-        model_max_length=data_args.max_length,
-        max_texts=data_args.tokenizer_max_texts,
-    )
-
-
-def build_config(model_args, tokenizer, label_names):
-    """The run's `PosEncConfig`: its YAML fields, the tokenizer's vocabulary and length, the data's labels.
-    A pretrained folder brings its own architecture (`posenc_hf.training.pretrained`)."""
-    if model_args.model_name_or_path:
-        return pretrained_config(model_args, tokenizer, label_names)
-    return PosEncConfig(
-        **{"max_position_embeddings": tokenizer.model_max_length, **config_values(model_args)},
-        vocab_size=len(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)},
-    )
-
-
-def check_positions_fit(config, tokenizer):
-    """Inputs of the tokenizer's model_max_length must fit the config's position table (also a pretrained one's)."""
-    if config.max_position_embeddings < tokenizer.model_max_length:
-        raise ValueError(
-            f"max_position_embeddings={config.max_position_embeddings} is smaller than the tokenizer's "
-            f"model_max_length={tokenizer.model_max_length}: inputs of that length would not fit. Raise "
-            f"max_position_embeddings (not possible for a pretrained folder's table) or lower max_length."
-        )
-
-
-def check_lengths_servable(model_args, data_args):
-    """Before any data is read: refuse a length whose position table (positions x hidden_size float32
-    values) would exceed MAX_TABLE_BYTES, a length no table and no text of a run can need."""
-    lengths = {"max_length": data_args.max_length, "max_position_embeddings": model_args.max_position_embeddings}
-    for name, positions in lengths.items():
-        size = (positions or 0) * model_args.hidden_size * 4
-        if size > MAX_TABLE_BYTES:
-            raise ValueError(
-                f"{name}={positions:,} cannot be served: a position table of {positions:,} positions x hidden_size "
-                f"{model_args.hidden_size} needs {size / 2**30:.1f} GiB, beyond {MAX_TABLE_BYTES / 2**30:g} GiB. "
-                f"Lower {name} (texts are cut to max_length tokens, so it need not exceed the longest text)."
-            )
-
-
-def clip_max_length(tokenizer, texts, max_length, streaming=False):
-    """A max_length beyond LENGTH_KEPT is clipped to the longest tokenized training text (not below
-    LENGTH_KEPT), before the position table is built on it: the table, and every plot of it, then
-    holds only positions that training can reach. {asked, clipped_to, longest_training_text} when
-    clipped (for metrics.json and the card), else None. A stream is measured on the texts its
-    tokenizer read (its first `tokenizer_max_texts`)."""
-    if max_length <= LENGTH_KEPT:
-        return None
-    longest = longest_tokenized(tokenizer, texts)
-    clipped = max(longest, LENGTH_KEPT)
-    if clipped >= max_length:
-        return None
-    tokenizer.model_max_length = min(tokenizer.model_max_length, clipped)
-    which = " among those the tokenizer read from the stream" if streaming else ""
-    logger.warning(
-        "max_length %d clipped to %d: the longest tokenized training text%s has %d tokens (a max_length up to "
-        "%d is used as given)", max_length, clipped, which, longest, LENGTH_KEPT,
-    )  # fmt: skip
-    return {"asked": max_length, "clipped_to": clipped, "longest_training_text": longest}
-
-
-def longest_tokenized(tokenizer, texts, batch_size=10_000):
-    """The most tokens any of `texts` has, cut at the tokenizer's model_max_length as training cuts it."""
-    encode, texts, longest = text_encoder(tokenizer), iter(texts), 0
-    while batch := list(islice(texts, batch_size)):
-        longest = max(longest, *map(len, encode({"text": batch})["input_ids"]))
-    return longest
-
-
-def build_trainer(model, run_args, tokenized, tokenizer, parts, callbacks):
-    """`PosEncTrainer` with the task's collator, metrics and loss; the tokenizer is saved into every checkpoint."""
-    parts = dict(parts)
-    return PosEncTrainer(
-        model=model,
-        args=run_args,
-        train_dataset=tokenized["train"],
-        eval_dataset=tokenized["validation"],
-        processing_class=tokenizer,
-        callbacks=[*callbacks, *parts.pop("callbacks")],
-        **parts,
-    )
 
 
 def previous_run(run_args, settings):
@@ -187,20 +54,19 @@ def previous_run(run_args, settings):
     return checkpoint, finished
 
 
-def data_summary(data_args, dataset):
+def data_summary(source, dataset, dropping_empty_cells=False):
     """The card's `data_info`: the data named by what it is (`reviews` for ../work/reviews.csv, a Hub
     dataset by its id), its splits, its labels and the rows left out for empty cells (`load_corpus`'s
     `dropped_rows`). A stream is not counted: its size, and what it drops, are "streamed"."""
-    label_names = class_names(dataset["train"])
-    source, kind = data_args.corpus, source_kind(data_args.corpus)
+    label_names, source = class_names(dataset["train"]), resolve_source(source)
     return {
-        "name": source_name(source),
-        "hub_id": source if kind == "hub" else None,
-        "file": Path(source).name if kind in ("file", "folder") else None,
+        "name": source.name,
+        "hub_id": source.spec if source.kind == "hub" else None,
+        "file": source.path.name if source.kind in ("file", "folder") else None,
         "splits": {split: "streamed" if streamed(rows) else len(rows) for split, rows in dataset.items()},
         "label_names": label_names,
         "label_counts": {split: label_counts(rows) for split, rows in dataset.items() if not streamed(rows)},
-        "dropped_rows": getattr(dataset, "dropped_rows", "streamed" if data_args.drop_rows_with_empty_cells else {}),
+        "dropped_rows": getattr(dataset, "dropped_rows", "streamed" if dropping_empty_cells else {}),
     }
 
 
@@ -238,66 +104,41 @@ def add_reports(folder, write_plots, write_card):
         )  # fmt: skip
 
 
-def run_training(model_args, data_args, run_args, card_template=None, task=None):
-    """Train, evaluate and write the model folder; returns where it is and the task's headline scores.
-    `task`: a task object (`posenc_hf.training.tasks`) instead of the one `model_args.task` names. A run whose
-    finished folder output_dir already holds returns at once, changing nothing."""
-    start = time.perf_counter()
-    task = task or task_for(model_args.task)
-    set_seed(run_args.seed)
-    run_args = task.configure(run_args)
-    if data_args.streaming:
-        check_streaming_run(task.name, data_args, run_args, model_args.problem_type)
-        run_args = shard_by_process(run_args)
-    check_lengths_servable(model_args, data_args)
-    settings = run_settings(model_args, data_args, run_args)
+def run_training(plan, card_template=None):
+    """Train, evaluate and write the model folder of a `RunPlan` (`posenc_hf.training.plan.read_plan`);
+    returns where it is and the task's headline scores. A run whose finished folder output_dir already
+    holds returns at once, changing nothing."""
+    start, run_args = time.perf_counter(), plan.run_args
+    settings = run_settings(plan.model_args, plan.data_args, run_args)
     checkpoint, finished = previous_run(run_args, settings)
     folder = Path(run_args.output_dir) / MODEL_FOLDER
     if finished:
-        headline = json.loads((folder / "metrics.json").read_text())[task.summary_metrics]
-        return RunResult(folder, headline, time.perf_counter() - start, task=task.name, finished_before=True)
-    corpus = load_data(data_args, run_args.seed, multi_label_wanted(model_args.problem_type))
-    task = task.for_data(corpus)  # multi-label data: MultiLabelClassification
-    splits = task.splits(corpus, data_args, run_args.seed)
-    label_names = task.label_names(splits)
-    train_texts = tokenizer_texts(data_args, splits["train"])
-    tokenizer = get_tokenizer(data_args, train_texts, checkpoint or model_args.model_name_or_path)
-    clipped = clip_max_length(tokenizer, train_texts, data_args.max_length, data_args.streaming)
-    config = build_config(model_args, tokenizer, label_names)
-    check_positions_fit(config, tokenizer)
-    if checkpoint:
-        check_checkpoint_matches(checkpoint, config)
-    if data_args.streaming:
-        tokenized = tokenize_streamed(task, splits, tokenizer, run_args.seed, data_args.shuffle_buffer_size)
-    else:
-        tokenized = task.tokenize(splits, tokenizer)
-    model = task.build_model(model_args, config)
-    graceful_stop = GracefulStopCallback(run_args.stop_after_step)
-    parts = task.trainer_parts(run_args, data_args, tokenized, tokenizer, label_names)
-    callbacks = [graceful_stop, RunSettingsCallback(settings)]
-    trainer = build_trainer(model, run_args, tokenized, tokenizer, parts, callbacks)
-
+        headline = json.loads((folder / "metrics.json").read_text())[plan.task.summary_metrics]
+        return RunResult(folder, headline, time.perf_counter() - start, task=plan.task.name, finished_before=True)
+    prepared = prepare_run(plan, checkpoint, callbacks=[RunSettingsCallback(settings)])
+    data, trainer = prepared.data, prepared.trainer
+    task = data.task
     train_output = trainer.train(resume_from_checkpoint=checkpoint)
-    if graceful_stop.stop_reason:
-        return RunResult(None, None, time.perf_counter() - start, stopped=graceful_stop.stop_reason, task=task.name)
+    if prepared.graceful_stop.stop_reason:
+        stopped = prepared.graceful_stop.stop_reason
+        return RunResult(None, None, time.perf_counter() - start, stopped=stopped, task=task.name)
     report = {
-        **task.report(trainer, tokenized, run_args, data_args, label_names),
+        **task.report(trainer, data.tokenized, run_args, plan.data_args, data.label_names),
         "train_runtime_seconds": train_output.metrics["train_runtime"],
         "epochs": trainer.state.epoch,
         "num_processes": run_args.world_size,
-        **({"max_length_clipped": clipped} if clipped else {}),
+        **({"max_length_clipped": data.max_length_clipped} if data.max_length_clipped else {}),
         "settings": settings,  # what the weights were trained with; the card shows the same dict
     }
     if trainer.is_world_process_zero():
-        data_info = data_summary(data_args, corpus)
+        data_info = data_summary(plan.source, data.corpus, plan.data_args.drop_rows_with_empty_cells)
 
         def write_card(into, plots=None):
             task.write_card(into, trainer, report, data_info, card_template, plots or {})
 
-        write_model_folder(folder, trainer, tokenizer, report, write_card)
+        write_model_folder(folder, trainer, data.tokenizer, report, write_card)
         add_reports(folder, lambda into: task.write_plots(into, trainer, report, data_info), write_card)
-    headline = report[task.summary_metrics]
-    return RunResult(folder, headline, time.perf_counter() - start, task=task.name)
+    return RunResult(folder, report[task.summary_metrics], time.perf_counter() - start, task=task.name)
 
 
 def format_summary(result, output_dir):

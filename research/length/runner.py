@@ -20,8 +20,11 @@ from torch import nn
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+from posenc_hf import PosEncForSequenceClassification
 from posenc_hf.data.tokenization import train_tokenizer
+from posenc_hf.training.arguments import ModelArguments
+from posenc_hf.training.plan import plan_model
+from posenc_hf.training.prepare import build_config
 from posenc_hf.training.tasks import tokenize
 
 from .tasks import TASKS, make_split
@@ -114,19 +117,20 @@ def check_one_token_per_word(task_name, tokenized):
             )
 
 
-def posenc_model(point, plan, vocab_size, config_fields=None):
-    config = PosEncConfig(
-        vocab_size=vocab_size,
+def posenc_model(point, plan, tokenizer, config_fields=None):
+    """Ours at the plan's size, its config built as a run builds it (`posenc_hf.training.prepare.build_config`:
+    the tokenizer's vocabulary and padding id, its length checked against the table)."""
+    model_args = ModelArguments(
         hidden_size=plan.hidden_size,
         num_attention_heads=plan.num_attention_heads,
         num_hidden_layers=plan.num_hidden_layers,
         max_position_embeddings=plan.max_position_embeddings,
         position_embedding_type=point.scheme,
         randomize_positions=point.randomized,
-        num_labels=TASKS[point.task].num_labels,
         **(config_fields or {}),
     )
-    return PosEncForSequenceClassification(config)
+    label_names = [f"LABEL_{i}" for i in range(TASKS[point.task].num_labels)]
+    return PosEncForSequenceClassification(build_config(plan_model(model_args), tokenizer, label_names))
 
 
 class XTransformersClassifier(nn.Module):
@@ -158,10 +162,10 @@ class XTransformersClassifier(nn.Module):
         return SequenceClassifierOutput(loss=None if labels is None else F.cross_entropy(logits, labels), logits=logits)
 
 
-def build_model(point, plan, vocab_size, config_fields=None):
+def build_model(point, plan, tokenizer, config_fields=None):
     if point.implementation == "x_transformers":
-        return XTransformersClassifier(point, plan, vocab_size)
-    return posenc_model(point, plan, vocab_size, config_fields)
+        return XTransformersClassifier(point, plan, len(tokenizer))
+    return posenc_model(point, plan, tokenizer, config_fields)
 
 
 def training_arguments(point, plan, output_dir):
@@ -202,7 +206,7 @@ def run_point(point, plan, config_fields=None):
     length; a JSON-able record."""
     tokenizer, tokenized = prepare_data(point.task, point.seed, plan)
     set_seed(point.seed)
-    model = build_model(point, plan, len(tokenizer), config_fields)
+    model = build_model(point, plan, tokenizer, config_fields)
     with tempfile.TemporaryDirectory() as scratch:
         train = tokenized["train"].remove_columns("length")
         trainer = Trainer(

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from datasets import DatasetDict
 
-from posenc_hf.training.arguments import configure_threads, parse_run_arguments
+from posenc_hf.training.arguments import configure_threads
+from posenc_hf.training.plan import read_plan
 from posenc_hf.training.runner import run_training
 from posenc_hf.training.tasks import Classification, evaluation_by_length, tokenize
 
@@ -82,9 +83,9 @@ def run_text_point(point, plan):
             "--output_dir", scratch, "--num_threads", "1", "--report_to", "none", "--disable_tqdm", "true",
             "--save_total_limit", "1", *plan.extra_args,
         ]  # fmt: skip
-        model_args, data_args, run_args = parse_run_arguments(argv)
-        configure_threads(run_args)
-        result = run_training(model_args, data_args, run_args, task=TrainedShort(plan.train_tokens))
+        run_plan = read_plan(argv, task=TrainedShort(plan.train_tokens))
+        configure_threads(run_plan.run_args)
+        result = run_training(run_plan)
         metrics = json.loads((result.folder / "metrics.json").read_text())
-    return {**asdict(point), **metrics["extrapolation"], "max_length": data_args.max_length,
+    return {**asdict(point), **metrics["extrapolation"], "max_length": run_plan.data_args.max_length,
             "train_seconds": metrics["train_runtime_seconds"]}  # fmt: skip

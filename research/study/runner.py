@@ -10,7 +10,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import cache
 from multiprocessing import get_context
 
@@ -20,30 +20,21 @@ import torch
 import transformers
 from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
 
-from posenc_hf.training.arguments import DataArguments, ModelArguments
-from posenc_hf.training.runner import build_config, get_tokenizer, load_data
-from posenc_hf.training.tasks import Classification, tokenize
+from posenc_hf.training.arguments import DataArguments, ModelArguments, RunArguments
+from posenc_hf.training.plan import plan_model, plan_run
+from posenc_hf.training.prepare import build_config
+from posenc_hf.training.prepare import prepare_data as prepare_run_data
 
 from ..diagnostics import GradientNormCallback, diagnose
 from .plan import CORPUS_SETTINGS, Point, grid
 
 
-@dataclass
-class PreparedData:
-    tokenizer: object
-    tokenized: datasets.DatasetDict
-    label_names: list
-    test_texts: list
-
-
 @cache  # one entry per corpus and seed
 def prepare_data(corpus, seed, train_rows):
-    """The corpus (the order corpus is generated from `seed`), a tokenizer trained on its train split, token ids."""
+    """The corpus (the order corpus is generated from `seed`), a tokenizer trained on its train split and
+    the token ids, as a run prepares them (`posenc_hf.training.prepare.prepare_data`, with its checks)."""
     data_args = DataArguments(corpus=corpus, max_samples=train_rows, **CORPUS_SETTINGS[corpus])
-    dataset = load_data(data_args, seed)
-    tokenizer = get_tokenizer(data_args, list(dataset["train"]["text"]))
-    label_names = dataset["train"].features["label"].names
-    return PreparedData(tokenizer, tokenize(dataset, tokenizer), label_names, list(dataset["test"]["text"]))
+    return prepare_run_data(plan_run(ModelArguments(), data_args, RunArguments(seed=seed, report_to="none")))
 
 
 def model_arguments(point, plan):
@@ -92,7 +83,7 @@ def run_point(point, plan):
     data = prepare_data(point.corpus, point.seed, plan.train_rows[point.corpus])
     set_seed(point.seed)
     model_args = model_arguments(point, plan)
-    model = Classification().build_model(model_args, build_config(model_args, data.tokenizer, data.label_names))
+    model = data.task.build_model(model_args, build_config(plan_model(model_args), data.tokenizer, data.label_names))
     gradient_norms = GradientNormCallback()
     with tempfile.TemporaryDirectory() as scratch:
         trainer = Trainer(
@@ -109,7 +100,8 @@ def run_point(point, plan):
         test_score = accuracy(trainer, data.tokenized["test"])
         train_accuracy = accuracy(trainer, data.tokenized["train"])
     norms = gradient_norms.norms()
-    report = diagnose(model, data.test_texts, data.tokenizer, max_texts=plan.probe_texts, seed=point.seed)
+    test_texts = list(data.corpus["test"]["text"])
+    report = diagnose(model, test_texts, data.tokenizer, max_texts=plan.probe_texts, seed=point.seed)
     return {
         **asdict(point),
         "test_accuracy": test_score,

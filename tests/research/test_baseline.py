@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from posenc_hf.training.runner import load_data
+from posenc_hf.training.prepare import load_data
 from research.baseline import main, parse_baseline_arguments, run_baseline
 
 WORDS = {
@@ -40,10 +40,10 @@ def test_baseline_command_writes_its_scores(tiny_csv, tmp_path, capsys):
 def test_baseline_reads_a_run_config(tiny_csv, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text(f"corpus: {tiny_csv}\nseed: 5\nhidden_size: 32\noutput_dir: {tmp_path / 'run'}\n")
-    data_args, args = parse_baseline_arguments([str(config), "--analyzer", "char_wb", "--C", "3"])
-    assert args.seed == 5 and args.analyzer == "char_wb" and data_args.corpus == str(tiny_csv)
-    report = run_baseline(data_args, args)
-    assert report["splits"] == {split: len(rows) for split, rows in load_data(data_args, 5).items()}
+    plan, args = parse_baseline_arguments([str(config), "--analyzer", "char_wb", "--C", "3"])
+    assert args.seed == 5 and args.analyzer == "char_wb" and plan.data_args.corpus == str(tiny_csv)
+    report = run_baseline(plan, args)
+    assert report["splits"] == {split: len(rows) for split, rows in load_data(plan).items()}
     assert report["model"].startswith("TF-IDF (char_wb")
     assert main([str(config), "--C", "3"]) == 0
     assert (tmp_path / "run" / "baseline" / "metrics.json").is_file()

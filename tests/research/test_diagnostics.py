@@ -13,8 +13,6 @@ from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 from posenc_hf.data.tokenization import train_tokenizer
 from posenc_hf.model.positions_posenc import sinusoidal_table
-from posenc_hf.training.arguments import DataArguments
-from posenc_hf.training.runner import load_data
 from research.diagnostics import (
     GradientNormCallback,
     collapse_shares,
@@ -26,7 +24,8 @@ from research.diagnostics import (
     table_report,
 )
 from research.study import main as study_main
-from research.study.plan import CORPUS_SETTINGS, PLANS
+from research.study.plan import PLANS
+from research.study.runner import prepare_data
 
 TEXTS = [
     "the cat saw a dog near the old fish",
@@ -214,8 +213,7 @@ def test_study_smoke_runs_the_grid_and_writes_the_report(smoke_study):
     assert {r["warmup"] for r in results["records"]} == {True, False}
     record = results["records"][0]
     smoke = PLANS["smoke"]
-    data_args = DataArguments(corpus="order", max_samples=smoke.train_rows["order"], **CORPUS_SETTINGS["order"])
-    test_texts = len(load_data(data_args, record["seed"])["test"])
+    test_texts = len(prepare_data("order", record["seed"], smoke.train_rows["order"]).corpus["test"])
     correct = record["test_accuracy"] * test_texts  # the share of the smoke test split classified right
     assert correct == pytest.approx(round(correct), abs=1e-9)
     assert len(record["grad_norm_per_layer"]) == record["depth"]

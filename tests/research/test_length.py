@@ -6,6 +6,7 @@ import random
 import pytest
 
 from posenc_hf.data.corpora.order import CUE_WORDS
+from posenc_hf.data.tokenization import train_tokenizer
 from research.length.cli import grid, main, text_grid
 from research.length.report import recipe_verdicts
 from research.length.runner import RECIPES, Plan, Point, check_one_token_per_word, posenc_model
@@ -61,8 +62,11 @@ def test_the_recipe_verdict_names_the_best_recipe_against_the_defaults_and_the_e
 
 def test_a_recipe_changes_only_the_config_fields_it_names():
     point, plan = Point("cycle_navigation", "alibi", False, 0), Plan(hidden_size=16, num_attention_heads=2)
-    default = posenc_model(point, plan, vocab_size=40).config
-    changed = posenc_model(point, plan, 40, RECIPES["pre-norm, no dropout"]).config
+    tokenizer = train_tokenizer(
+        ["left right up down"] * 4, vocab_size=40, model_max_length=plan.max_position_embeddings
+    )
+    default = posenc_model(point, plan, tokenizer).config
+    changed = posenc_model(point, plan, tokenizer, RECIPES["pre-norm, no dropout"]).config
     assert (changed.layer_norm_position, changed.hidden_dropout_prob) == ("pre", 0.0)
     assert (default.layer_norm_position, default.hidden_dropout_prob) == ("post", 0.1)
     assert changed.position_embedding_type == default.position_embedding_type == "alibi"

@@ -43,6 +43,12 @@ class HubOptions:
     dataset_revision: str | None = None
     split_mapping: dict[str, str] | None = None
 
+    @classmethod
+    def of(cls, options) -> "HubOptions":
+        """The options a run's data fields hold (`DataArguments`), the split mapping parsed and checked."""
+        split_mapping = parse_split_mapping(options.split_mapping)
+        return cls(options.dataset_config_name, options.dataset_revision, split_mapping)
+
     def given(self) -> list[str]:
         """The names of the options set."""
         return [field.name for field in fields(self) if getattr(self, field.name) is not None]
