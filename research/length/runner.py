@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers import set_seed
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from posenc_hf import PosEncForSequenceClassification
@@ -27,6 +27,7 @@ from posenc_hf.training.plan import plan_model
 from posenc_hf.training.prepare import build_config
 from posenc_hf.training.tasks import tokenize
 
+from ..lean import lean_arguments, lean_trainer
 from .tasks import TASKS, make_split
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
@@ -169,19 +170,14 @@ def build_model(point, plan, tokenizer, config_fields=None):
 
 
 def training_arguments(point, plan, output_dir):
-    return TrainingArguments(
-        output_dir=output_dir,
+    return lean_arguments(
+        output_dir,
+        point.seed,
         max_steps=plan.steps,
         per_device_train_batch_size=plan.batch_size,
         per_device_eval_batch_size=256,
         learning_rate=plan.learning_rate,
-        eval_strategy="no",
-        save_strategy="no",
         logging_strategy="no",
-        report_to=[],
-        disable_tqdm=True,
-        seed=point.seed,
-        use_cpu=True,
     )
 
 
@@ -209,13 +205,7 @@ def run_point(point, plan, config_fields=None):
     model = build_model(point, plan, tokenizer, config_fields)
     with tempfile.TemporaryDirectory() as scratch:
         train = tokenized["train"].remove_columns("length")
-        trainer = Trainer(
-            model=model,
-            args=training_arguments(point, plan, scratch),
-            train_dataset=train,
-            data_collator=DataCollatorWithPadding(tokenizer),
-        )
-        trainer.remove_callback(PrinterCallback)
+        trainer = lean_trainer(model, training_arguments(point, plan, scratch), train, tokenizer)
         start = time.perf_counter()
         result = trainer.train()
         seconds = time.perf_counter() - start

@@ -18,7 +18,7 @@ import datasets
 import numpy as np
 import torch
 import transformers
-from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments, set_seed
+from transformers import set_seed
 
 from posenc_hf.training.arguments import DataArguments, ModelArguments, RunArguments
 from posenc_hf.training.plan import plan_model, plan_run
@@ -26,6 +26,7 @@ from posenc_hf.training.prepare import build_config
 from posenc_hf.training.prepare import prepare_data as prepare_run_data
 
 from ..diagnostics import GradientNormCallback, diagnose
+from ..lean import lean_arguments, lean_trainer
 from .plan import CORPUS_SETTINGS, Point, grid
 
 
@@ -48,21 +49,16 @@ def model_arguments(point, plan):
 
 
 def training_arguments(point, plan, output_dir):
-    return TrainingArguments(
-        output_dir=output_dir,
+    return lean_arguments(
+        output_dir,
+        point.seed,
         per_device_train_batch_size=plan.batch_size,
         per_device_eval_batch_size=128,
         num_train_epochs=plan.epochs[point.corpus],
         learning_rate=point.learning_rate or plan.learning_rate,
         warmup_steps=plan.warmup if point.warmup else 0,
         weight_decay=0.01,
-        eval_strategy="no",
-        save_strategy="no",
         logging_strategy="epoch",
-        report_to=[],
-        disable_tqdm=True,
-        seed=point.seed,
-        use_cpu=True,
     )
 
 
@@ -86,14 +82,8 @@ def run_point(point, plan):
     model = data.task.build_model(model_args, build_config(plan_model(model_args), data.tokenizer, data.label_names))
     gradient_norms = GradientNormCallback()
     with tempfile.TemporaryDirectory() as scratch:
-        trainer = Trainer(
-            model=model,
-            args=training_arguments(point, plan, scratch),
-            train_dataset=data.tokenized["train"],
-            data_collator=DataCollatorWithPadding(data.tokenizer),
-            callbacks=[gradient_norms],
-        )
-        trainer.remove_callback(PrinterCallback)  # no log line per epoch: the grid prints one per run
+        args = training_arguments(point, plan, scratch)
+        trainer = lean_trainer(model, args, data.tokenized["train"], data.tokenizer, [gradient_norms])
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
