@@ -12,6 +12,9 @@ from transformers import DataCollatorForLanguageModeling, DataCollatorWithPaddin
 
 from posenc_hf import PosEncForMaskedLM
 from posenc_hf.data.tokenization import train_tokenizer
+from posenc_hf.training.arguments import ModelArguments
+from posenc_hf.training.plan import plan_model
+from posenc_hf.training.prepare import build_config
 from posenc_hf.training.tasks import Classification, MaskedLM, MultiLabelClassification
 
 TEXTS = ["the cell divides in two", "acids give protons to bases", "solve for x in two steps", "light bends in glass"]
@@ -61,8 +64,9 @@ def test_multi_label_rows_collate_as_multi_hot_floats_for_a_bce_loss():
     batch = DataCollatorWithPadding(tokenizer)(list(tokenized["train"]))
     assert batch["labels"].dtype == torch.float32
     assert batch["labels"].tolist() == [[1, 0, 1], [0, 0, 0], [0, 1, 0], [1, 1, 1]]
-    config = tiny_model(vocab_size=len(tokenizer), max_position_embeddings=16, num_labels=3).config
-    model = task.build_model(SimpleNamespace(model_name_or_path=None, attn_implementation="sdpa"), config).eval()
+    model_args = ModelArguments(hidden_size=16, num_attention_heads=2, num_hidden_layers=1, intermediate_size=32)
+    config = build_config(plan_model(model_args), tokenizer, task.label_names(splits), multi_label=True)
+    model = task.build_model(model_args, config).eval()
     assert model.config.problem_type == "multi_label_classification"
     with torch.no_grad():
         output = model(batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])

@@ -16,6 +16,7 @@ from ..data.sources import load_corpus
 from ..data.streaming import load_streamed_corpus, tokenize_streamed
 from ..data.tokenization import text_encoder, train_tokenizer
 from ..folder.checkpoints import check_checkpoint_matches
+from ..model.configuration_posenc import MULTI_LABEL
 from .pretrained import fine_tuning_config
 from .trainer import GracefulStopCallback, PosEncTrainer
 
@@ -50,7 +51,7 @@ def prepare_run(plan, checkpoint=None, callbacks=()):
     tokenizer it reuses and whose config must match."""
     set_seed(plan.run_args.seed)
     data = prepare_data(plan, checkpoint)
-    config = build_config(plan.model, data.tokenizer, data.label_names)
+    config = build_config(plan.model, data.tokenizer, data.label_names, data.task.name == MULTI_LABEL)
     if checkpoint:
         check_checkpoint_matches(checkpoint, config)
     model = data.task.build_model(plan.model_args, config)
@@ -123,10 +124,11 @@ def get_tokenizer(data_args, train_texts, checkpoint=None):
     )
 
 
-def build_config(model_plan, tokenizer, label_names):
+def build_config(model_plan, tokenizer, label_names, multi_label=False):
     """The model's `PosEncConfig`: the plan's architecture with the tokenizer's vocabulary (and length,
     unless the run sets max_position_embeddings) and the data's labels, validated; a pretrained folder's
-    table must hold the tokenizer's length."""
+    table must hold the tokenizer's length. The problem type is the run's (a pretrained folder's is
+    dropped), or multi-label when the data holds lists of labels."""
     if model_plan.pretrained:
         config = fine_tuning_config(model_plan.config, tokenizer, label_names, model_plan.pretrained)
     else:
@@ -137,6 +139,8 @@ def build_config(model_plan, tokenizer, label_names):
         if model_plan.positions_from_data:
             config.max_position_embeddings = tokenizer.model_max_length
         config.validate()  # the config's own checks, now that the data's values are in
+    if multi_label:
+        config.problem_type = MULTI_LABEL
     check_positions_fit(config, tokenizer)
     return config
 

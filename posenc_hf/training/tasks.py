@@ -154,10 +154,6 @@ class MultiLabelClassification(Classification):
         tokenized = super().tokenize(splits, tokenizer)
         return DatasetDict({split: multi_hot_labels(rows, num_labels) for split, rows in tokenized.items()})
 
-    def build_model(self, model_args, config):
-        config.problem_type = MULTI_LABEL
-        return super().build_model(model_args, config)
-
     def trainer_parts(self, run_args, data_args, tokenized, tokenizer, label_names):
         set_fields = [name for name in SINGLE_LABEL_ONLY if getattr(run_args, name)]
         if set_fields:
