@@ -313,7 +313,7 @@ def test_saved_folder_contents(tmp_path):
     names = {p.name for p in tmp_path.iterdir()}
     model_folder = Path(posenc_hf.__file__).parent / "model"  # the whole folder travels, and nothing else
     code = {path.name for path in model_folder.glob("*.py")} - {"__init__.py"}
-    assert len(code) == 7 and names == {"model.safetensors", "config.json"} | code
+    assert len(code) == 8 and names == {"model.safetensors", "config.json"} | code
     assert not [n for n in names if n.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt"))]
     auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
     assert auto_map == {

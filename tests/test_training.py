@@ -78,6 +78,7 @@ def test_smoke_run_writes_a_hub_ready_folder(smoke_folder):
         "config.json",
         "configuration_posenc.py",
         "modeling_posenc.py",
+        "heads_posenc.py",
         "positions_posenc.py",
         "checks_posenc.py",
         "fast_paths_posenc.py",
