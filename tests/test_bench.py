@@ -75,7 +75,7 @@ def test_each_model_is_built_at_the_shape_with_its_dropouts():
         assert sizes == (TINY.vocab_size, TINY.hidden_size, TINY.num_attention_heads, TINY.num_hidden_layers)
         assert (config.intermediate_size, config.max_position_embeddings, config.num_labels) == (32, TINY.seq, 4)
         assert (dropouts(model)["hidden"], dropouts(model)["attention"]) == (hidden, attention), name
-    with pytest.raises(ValueError, match="unknown model 'gpt'"):
+    with pytest.raises(ValueError, match="'gpt'"):
         build("gpt", TINY)
 
 

@@ -28,13 +28,13 @@ def test_shared_beside_the_clone_is_used(clone):
 
 def test_under_ci_a_missing_shared_folder_is_an_error(clone, monkeypatch):
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(RuntimeError, match=r"CI=true, so the tests that read the shared data must run, but .*shared"):
+    with pytest.raises(RuntimeError, match=r"CI=true.*shared"):
         find_shared_dir(clone)
 
 
 def test_posenc_shared_names_a_folder_that_must_exist(clone, monkeypatch, tmp_path):
     monkeypatch.setenv("POSENC_SHARED", str(tmp_path / "elsewhere"))
-    with pytest.raises(RuntimeError, match="is set but .* is not a folder"):
+    with pytest.raises(RuntimeError, match="POSENC_SHARED=.*elsewhere"):
         find_shared_dir(clone)
     (tmp_path / "elsewhere").mkdir()
     assert find_shared_dir(clone) == tmp_path / "elsewhere"

@@ -127,7 +127,7 @@ def test_every_bag_of_words_appears_under_every_label(order):
 def test_order_corpus_is_seeded():
     assert make_order_corpus(8, 4, 4, seed=1)["train"]["text"] == make_order_corpus(8, 4, 4, seed=1)["train"]["text"]
     assert make_order_corpus(8, 4, 4, seed=1)["train"]["text"] != make_order_corpus(8, 4, 4, seed=2)["train"]["text"]
-    with pytest.raises(ValueError, match="num_test=6 must be a positive multiple of 4"):
+    with pytest.raises(ValueError, match=r"num_test=6\b"):
         make_order_corpus(8, 4, 6)
 
 

@@ -91,10 +91,10 @@ def test_a_split_mapping_reads_from_yaml_and_from_the_command_line(tmp_path):
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("validation:dev", "'validation:dev' is not of the form ours=theirs"),
-        ("eval=dev", "'eval' is not one of train, validation, test"),
-        ("validation=", "'validation' needs the name of the dataset's split"),
-        ("test=a,test=b", "'test' is named twice"),
+        ("validation:dev", "'validation:dev'.*ours=theirs"),
+        ("eval=dev", "'eval'.*train, validation, test"),
+        ("validation=", "'validation'"),
+        ("test=a,test=b", "'test'"),
     ],
 )
 def test_a_bad_split_mapping_names_the_field(value, message):
@@ -103,30 +103,27 @@ def test_a_bad_split_mapping_names_the_field(value, message):
 
 
 def test_an_unknown_config_name_lists_the_configs(repo):
-    with pytest.raises(ValueError, match=r"dataset_config_name='nope'.*Available: \['coarse', 'fine'\]"):
+    with pytest.raises(ValueError, match=r"dataset_config_name='nope'.*'coarse', 'fine'"):
         load_corpus(repo, hub=HubOptions("nope"), **COLUMNS)
 
 
 def test_a_dataset_of_several_configs_needs_a_config_name(repo):
-    with pytest.raises(ValueError, match=r"dataset_config_name=None: Config name is missing"):
+    with pytest.raises(ValueError, match="dataset_config_name=None"):
         load_corpus(repo, **COLUMNS)
 
 
 def test_a_mapping_to_a_split_the_dataset_lacks_lists_its_splits(repo):
-    with pytest.raises(
-        ValueError,
-        match=r"split_mapping: .* has no split 'validation' \(for validation\); its splits: train, dev, heldout",
-    ):
+    with pytest.raises(ValueError, match=r"split_mapping.*'validation'.*train, dev, heldout"):
         load_corpus(repo, hub=HubOptions("coarse", split_mapping={"validation": "validation"}), **COLUMNS)
 
 
 def test_a_revision_is_for_hub_ids_only(repo):
-    with pytest.raises(ValueError, match="dataset_revision applies to a Hub dataset id; .* is a local folder"):
+    with pytest.raises(ValueError, match="dataset_revision"):
         load_corpus(repo, hub=HubOptions("coarse", dataset_revision="v1"), **COLUMNS)
 
 
 def test_hub_options_on_a_file_name_the_field(repo):
-    with pytest.raises(ValueError, match="dataset_config_name applies to a Hub dataset id or a dataset repo folder"):
+    with pytest.raises(ValueError, match=r"dataset_config_name.*train\.csv"):
         load_corpus(repo / "coarse" / "train.csv", hub=HubOptions("coarse"), **COLUMNS)
 
 
@@ -148,5 +145,5 @@ def test_an_unknown_revision_offline_names_the_revision(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    with pytest.raises(ValueError, match=r"'posenc-hf-tests/no-such-dataset' at dataset_revision='v9' was not found"):
+    with pytest.raises(ValueError, match=r"'posenc-hf-tests/no-such-dataset'.*dataset_revision='v9'"):
         load_corpus("posenc-hf-tests/no-such-dataset", hub=HubOptions(dataset_revision="v9"))

@@ -120,7 +120,7 @@ def test_integer_labels_with_label_names(tmp_path):
     rows = [{"text": row["text"], "label": SUBJECTS.index(row["label"])} for row in ROWS]
     for path in (write_csv(tmp_path / "ids.csv", rows), write_jsonl(tmp_path / "ids.jsonl", rows)):
         assert_split_80_10_10(load_corpus(path, label_names=SUBJECTS))
-        with pytest.raises(ValueError, match="integer class ids.*pass label_names"):
+        with pytest.raises(ValueError, match="label_names"):
             load_corpus(path)
 
 
@@ -169,9 +169,7 @@ def test_unknown_hub_id_says_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    with pytest.raises(
-        ValueError, match=r"'posenc-hf-tests/no-such-dataset' was not found locally.*Hub access is offline"
-    ):
+    with pytest.raises(ValueError, match=r"'posenc-hf-tests/no-such-dataset'.*offline"):
         load_corpus("posenc-hf-tests/no-such-dataset")
 
 
@@ -228,9 +226,9 @@ def test_goemotions_counts_match_the_readme(shared_dir, caplog):
 
 def test_shared_corpus_without_a_folder_says_where_to_look(monkeypatch, tmp_path):
     monkeypatch.delenv("POSENC_SHARED", raising=False)
-    with pytest.raises(ValueError, match=r"mmlu needs its folder: pass data_dir=\.\.\. or set POSENC_SHARED"):
+    with pytest.raises(ValueError, match=r"mmlu.*data_dir=.*POSENC_SHARED"):
         load_corpus("mmlu")
-    with pytest.raises(ValueError, match="goemotions folder .*missing does not exist"):
+    with pytest.raises(ValueError, match="goemotions.*missing"):
         load_corpus("goemotions", data_dir=tmp_path / "missing")
 
 
@@ -239,41 +237,38 @@ def test_shared_corpus_without_a_folder_says_where_to_look(monkeypatch, tmp_path
 
 def test_missing_column_is_named_with_the_available_ones(tmp_path):
     path = write_csv(tmp_path / "questions.csv", ROWS)
-    with pytest.raises(ValueError, match=r"column 'eng' not found in .*questions\.csv; available columns: text, label"):
+    with pytest.raises(ValueError, match=r"'eng'.*questions\.csv.*text, label"):
         load_corpus(path, text_column="eng")
 
 
 def test_unknown_label_names_value_row_and_file(tmp_path):
     rows = [*ROWS[:2], {"text": "a question about art", "label": "Art"}, *ROWS[2:]]
-    with pytest.raises(ValueError, match=r"label 'Art' at row 3 of .*questions\.csv is not one of \['Biology'"):
+    with pytest.raises(ValueError, match=r"'Art'.*row 3\b.*questions\.csv.*'Biology'"):
         load_corpus(write_csv(tmp_path / "questions.csv", rows), label_names=SUBJECTS)
-    with pytest.raises(ValueError, match=r"label 7 at row 1 of .*ids\.jsonl"):
+    with pytest.raises(ValueError, match=r"label 7\b.*row 1\b.*ids\.jsonl"):
         load_corpus(write_jsonl(tmp_path / "ids.jsonl", [{"text": "a question", "label": 7}]), label_names=SUBJECTS)
 
 
 def test_text_that_is_not_a_string_names_the_row(tmp_path):
     rows = [ROWS[0], {"text": 42, "label": "Maths"}, *ROWS[1:]]
-    with pytest.raises(ValueError, match=r"text at row 2 of .*numbers\.jsonl is 42 \(int\), not a string"):
+    with pytest.raises(ValueError, match=r"text.*row 2\b.*numbers\.jsonl.*42 \(int\)"):
         load_corpus(write_jsonl(tmp_path / "numbers.jsonl", rows))
 
 
 def test_malformed_json_names_the_line(tmp_path):
     lines = [json.dumps(row) for row in ROWS[:2]] + ['{"text": "unfinished", "label": "Maths"', json.dumps(ROWS[2])]
     (tmp_path / "broken.jsonl").write_text("\n".join(lines) + "\n")
-    with pytest.raises(ValueError, match=r"malformed JSON in .*broken\.jsonl at line 3"):
+    with pytest.raises(ValueError, match=r"broken\.jsonl.*line 3\b"):
         load_corpus(tmp_path / "broken.jsonl")
     (tmp_path / "broken.json").write_text('[\n  {"text": "a", "label": "Maths"},\n  {"text": "b" "label": "Maths"}\n]')
-    with pytest.raises(ValueError, match=r"malformed JSON in .*broken\.json at line 3"):
+    with pytest.raises(ValueError, match=r"broken\.json\b.*line 3\b"):
         load_corpus(tmp_path / "broken.json")
 
 
 def test_empty_split_is_an_error(tmp_path):
     write_csv(tmp_path / "train.csv", ROWS)
     write_csv(tmp_path / "validation.csv", [{"text": " ", "label": "Maths"}])
-    with pytest.raises(
-        ValueError,
-        match=r"split 'validation' has no rows after dropping rows with empty cells \(from .*validation\.csv",
-    ):
+    with pytest.raises(ValueError, match=r"'validation'.*validation\.csv"):
         load_corpus(tmp_path, drop_rows_with_empty_cells=True)
 
 
@@ -367,7 +362,7 @@ def test_label_counts_of_a_split_follow_its_selection_of_rows(tmp_path):
 
 def test_class_too_small_to_stratify_is_named_with_its_count(tmp_path):
     rows = [*ROWS, {"text": "a question about art", "label": "Art"}, {"text": "art again", "label": "Art"}]
-    with pytest.raises(ValueError, match=r"class 'Art' has only 2 row\(s\) in .*questions\.csv: too few to split"):
+    with pytest.raises(ValueError, match=r"'Art'.*\b2 row.*questions\.csv"):
         load_corpus(write_csv(tmp_path / "questions.csv", rows))
 
 
@@ -382,16 +377,16 @@ def test_two_processes_encode_the_same_rows_and_name_the_same_bad_row(tmp_path):
     one, two = load_corpus(path), load_corpus(path, num_proc=2)
     assert all(one[split]["text"] == two[split]["text"] for split in SPLITS)
     rows = [*ROWS[:30], {"text": "a question about art", "label": "Art"}, *ROWS[30:]]
-    with pytest.raises(ValueError, match=r"label 'Art' at row 31 of .*art\.csv is not one of"):
+    with pytest.raises(ValueError, match=r"'Art'.*row 31\b.*art\.csv"):
         load_corpus(write_csv(tmp_path / "art.csv", rows), label_names=SUBJECTS, num_proc=2)
 
 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("header_only.csv", "text,label\n", r"header_only\.csv has no data rows"),
-        ("empty.jsonl", "\n", r"empty\.jsonl has no records"),
-        ("notes.txt", "some notes", r"unsupported file type '\.txt' for .*notes\.txt"),
+        ("header_only.csv", "text,label\n", r"header_only\.csv"),
+        ("empty.jsonl", "\n", r"empty\.jsonl"),
+        ("notes.txt", "some notes", r"'\.txt'.*notes\.txt"),
         ("junk.parquet", "not parquet", r"could not read .*junk\.parquet as parquet"),
         ("latin1.csv", b"text,label\ncaf\xe9,Maths\n", r"could not read .*latin1\.csv as text CSV"),
     ],
@@ -404,25 +399,25 @@ def test_unreadable_files_are_named(tmp_path, name, content, message):
 
 
 def test_missing_file_and_unnamed_split_files(tmp_path):
-    with pytest.raises(ValueError, match=r"no such file: .*absent\.csv"):
+    with pytest.raises(ValueError, match=r"absent\.csv"):
         load_corpus(tmp_path / "absent.csv")
     write_csv(tmp_path / "test.csv", ROWS)
     write_csv(tmp_path / "valid.csv", ROWS)
-    with pytest.raises(ValueError, match=r"the source has no train split \(found: validation, test\)"):
+    with pytest.raises(ValueError, match=r"train\b.*validation, test"):
         load_corpus(tmp_path)
     write_csv(tmp_path / "extra.csv", ROWS)
-    with pytest.raises(ValueError, match=r"cannot tell which split .*extra\.csv holds"):
+    with pytest.raises(ValueError, match=r"extra\.csv"):
         load_corpus(tmp_path)
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"validation_size": 0}, "validation_size=0 and test_size=0.1 must each be in"),
-        ({"test_size": 0.5, "validation_size": 0.5}, "sum to less than 1"),
-        ({"max_samples": 0}, "max_samples=0 must be at least 1"),
-        ({"mmlu_heldout": "graduate"}, "mmlu_heldout='graduate' must be None or one of"),
-        ({"label_names": ["Maths", "Maths"]}, "must be distinct, non-empty strings"),
+        ({"validation_size": 0}, r"validation_size=0\b.*test_size=0.1"),
+        ({"test_size": 0.5, "validation_size": 0.5}, r"validation_size=0.5.*test_size=0.5"),
+        ({"max_samples": 0}, r"max_samples=0\b"),
+        ({"mmlu_heldout": "graduate"}, "mmlu_heldout='graduate'"),
+        ({"label_names": ["Maths", "Maths"]}, r"label_names=\['Maths', 'Maths'\]"),
     ],
 )
 def test_bad_options_are_named(tmp_path, options, message):

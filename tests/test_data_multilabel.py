@@ -79,18 +79,18 @@ def test_ids_duplicates_and_empty_lists(tmp_path):
 
 def test_an_unknown_label_in_a_list_names_the_row_and_the_label(tmp_path):
     rows = [*ROWS[:4], {"text": "a calm day", "label": ["joy", "calm"]}, *ROWS[4:]]
-    with pytest.raises(ValueError, match=r"label 'calm' at row 5 of .*feelings\.jsonl is not one of \['anger'"):
+    with pytest.raises(ValueError, match=r"'calm'.*row 5\b.*feelings\.jsonl.*'anger'"):
         load_corpus(write_jsonl(tmp_path / "feelings.jsonl", rows), label_names=MULTI_LABELS)
-    with pytest.raises(ValueError, match=r"label 'calm' at row 5 of .*feelings\.csv is not one of"):
+    with pytest.raises(ValueError, match=r"'calm'.*row 5\b.*feelings\.csv"):
         load_corpus(write_csv(tmp_path / "feelings.csv", rows), label_names=MULTI_LABELS, multi_label=True)
 
 
 def test_lists_with_single_label_asked_for_and_numbers_with_multi_label_are_errors(tmp_path):
     lists = write_jsonl(tmp_path / "feelings.jsonl", ROWS)
-    with pytest.raises(ValueError, match=r"labels in .*feelings\.jsonl are lists .* single-label data was asked for"):
+    with pytest.raises(ValueError, match=r"feelings\.jsonl.*lists.*problem_type"):
         load_corpus(lists, multi_label=False)
     numbers = write_jsonl(tmp_path / "ids.jsonl", [{"text": f"text {i}", "label": i % 3} for i in range(9)])
-    with pytest.raises(ValueError, match=r"multi-label data needs each label to be a list .*ids\.jsonl are Value"):
+    with pytest.raises(ValueError, match=r"ids\.jsonl.*Value"):
         load_corpus(numbers, label_names=MULTI_LABELS, multi_label=True)
 
 
@@ -104,7 +104,7 @@ def test_a_csv_without_multi_label_keeps_one_label_per_row(tmp_path):
 
 
 def test_too_few_rows_to_carve_out_the_splits(tmp_path):
-    with pytest.raises(ValueError, match=r"feelings\.jsonl has only 2 row\(s\): too few to split"):
+    with pytest.raises(ValueError, match=r"feelings\.jsonl.*\b2 row"):
         load_corpus(write_jsonl(tmp_path / "feelings.jsonl", ROWS[:2]))
 
 

@@ -56,9 +56,9 @@ def test_the_threshold_decides_the_labels(metric):
 
 
 def test_mismatched_shapes_and_names_raise(metric):
-    with pytest.raises(ValueError, match=r"predictions \(4, 4\) and references \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"predictions \(4, 4\).*references \(4, 3\)"):
         multi_label_report(logits_for(PREDICTIONS), [row[:3] for row in REFERENCES], LABELS, metric=metric)
-    with pytest.raises(ValueError, match="3 label names for 4 label columns"):
+    with pytest.raises(ValueError, match=r"\b3 label names\b.*\b4 label columns"):
         multi_label_report(logits_for(PREDICTIONS), REFERENCES, LABELS[:3], metric=metric)
 
 

@@ -116,7 +116,7 @@ def test_sampled_evaluation_positions_move_the_outputs(kind):
 
 def test_rotary_refuses_an_odd_head_size_by_name():
     """Before, the config took it and the first forward failed inside RoPE on mismatched sizes."""
-    with pytest.raises(CONFIG_ERRORS, match=r"rotary .* head size must be even, .* = 15 / 3 = 5"):
+    with pytest.raises(CONFIG_ERRORS, match=r"rotary.*head size.*15 / 3 = 5"):
         tiny_config(position_embedding_type="rotary", hidden_size=15, num_attention_heads=3)
     for kind in set(POSITION_EMBEDDING_TYPES) - {"rotary"}:  # the others take any head size
         scheme_model(kind, {}, hidden_size=15, num_attention_heads=3)(torch.tensor([[1, 2, 3]]))

@@ -100,7 +100,7 @@ def test_validation_and_test_files_are_read_whole_and_nothing_is_held_out(tmp_pa
 def test_an_unknown_label_in_the_stream_names_the_file_row_and_label(tmp_path):
     """Raised when the batch that holds it is read: here the first (batches of 1,000 rows), read for the head."""
     corpus = write(tmp_path / "questions.csv", rows(bad_label_at=57))
-    with pytest.raises(ValueError, match=r"label 'zzz' at row 57 of .*questions\.csv is not one of \['a', 'b', 'c'\]"):
+    with pytest.raises(ValueError, match=r"'zzz'.*row 57\b.*questions\.csv.*\['a', 'b', 'c'\]"):
         list(load_streamed_corpus(arguments(corpus, tmp_path / "run")[1])["train"])
 
 
@@ -131,17 +131,17 @@ def test_empty_cells_in_the_stream_are_named_as_read_or_dropped(tmp_path, caplog
 
 def test_without_max_steps_the_run_stops_before_reading(tmp_path):
     model_args, data_args, run_args = arguments(tmp_path / "nowhere.csv", tmp_path / "run", "--max_steps", "-1")
-    with pytest.raises(ValueError, match="streaming needs max_steps"):
+    with pytest.raises(ValueError, match=r"streaming.*max_steps"):
         plan_run(model_args, data_args, run_args)
 
 
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("task", "mlm", "streaming trains classifiers"),
-        ("class_weight", "balanced", "class_weight needs the train split's label counts"),
-        ("lr_step_epochs", 5, "lr_step_epochs counts epochs"),
-        ("tokenizer_max_texts", None, "tokenizer_max_texts=None would read the whole stream"),
+        ("task", "mlm", "task mlm"),
+        ("class_weight", "balanced", "class_weight"),
+        ("lr_step_epochs", 5, "lr_step_epochs"),
+        ("tokenizer_max_texts", None, "tokenizer_max_texts=None"),
     ],
 )
 def test_what_a_stream_cannot_give_is_refused_by_name(tmp_path, field, value, message):
@@ -155,11 +155,11 @@ def test_what_a_stream_cannot_give_is_refused_by_name(tmp_path, field, value, me
 
 def test_multi_label_is_refused_when_asked_for_and_when_the_stream_holds_lists(tmp_path):
     model_args, data_args, run_args = arguments(tmp_path / "questions.csv", tmp_path / "run")
-    with pytest.raises(ValueError, match="problem_type multi_label_classification needs the corpus read whole"):
+    with pytest.raises(ValueError, match="problem_type multi_label_classification"):
         check_streaming_run(model_args.task, data_args, run_args, "multi_label_classification")
     lists = tmp_path / "tags.jsonl"
     lists.write_text("".join(json.dumps({"text": text, "label": [label]}) + "\n" for text, label in rows(30)))
-    with pytest.raises(ValueError, match="this stream's labels are lists"):
+    with pytest.raises(ValueError, match=r"label.*lists"):
         load_streamed_corpus(arguments(lists, tmp_path / "run")[1])
 
 
@@ -181,7 +181,7 @@ def test_without_label_names_the_stream_says_it_cannot_be_scanned(tmp_path):
     corpus = write(tmp_path / "questions.csv", rows())
     data_args = arguments(corpus, tmp_path / "run")[1]
     data_args.class_names = None
-    with pytest.raises(ValueError, match="cannot be scanned for its labels. Pass class_names"):
+    with pytest.raises(ValueError, match="class_names"):
         load_streamed_corpus(data_args)
 
 

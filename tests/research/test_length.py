@@ -43,7 +43,7 @@ def test_the_order_task_labels_the_first_cue_and_exists_from_four_words():
 
 def test_a_task_whose_words_the_tokenizer_splits_is_refused_by_name():
     check_one_token_per_word("order", {"input_ids": [[2, 7, 7, 3]], "length": [2]})
-    with pytest.raises(ValueError, match="order: a text of 2 symbols is 5 tokens"):
+    with pytest.raises(ValueError, match=r"order:.*\b2 symbols.*\b5 tokens"):
         check_one_token_per_word("order", {"input_ids": [[2, 7, 8, 7, 3]], "length": [2]})
 
 
