@@ -8,9 +8,11 @@ wheel ships it) is a `string.Template`: `$name` or
 `${name}` is a placeholder, `$$` a literal dollar sign. `card_fields` fills every placeholder, and
 `substitute` raises `KeyError` for any it does not, so no placeholder survives into a card. Values
 with Markdown structure (tables, lists, images) are built here, the prose stays in the template, except
-the sentences that differ by position scheme (what its plots show, what longer input does: `POSITION_PLOTS`,
-`TABLE_LENGTH`, ...).
-Hub metadata (YAML between `---` lines, with a `model-index` of the test scores) goes on top.
+the sentences that differ by position scheme (what its plots show, what longer input does:
+`card_positions.py`).
+Hub metadata goes on top, written by `huggingface_hub`'s card classes: `ModelCardData` (YAML between `---`
+lines) with the test scores as `EvalResult`s (its `model-index`), read back by `ModelCard`
+(`read_card_metrics`). The positional-encoding section's sentences are `card_positions.py`'s.
 
 `data_info` keys (only `name` and `splits` are required; the others render gracefully when absent):
 
@@ -45,15 +47,15 @@ import string
 from datetime import date
 from pathlib import Path
 
-import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .. import __version__
 from ..model.configuration_posenc import MULTI_LABEL
 from ..model.positions_posenc import POSITION_EMBEDDINGS
-from .card_data import data_fields, markdown_table, max_length_note
+from .card_data import data_fields, markdown_table
+from .card_positions import position_fields
 from .card_training import training_fields
 from .checkpoints import atomic_file
-from .plots import distance_reach
 
 CARD_TEMPLATE = Path(__file__).with_name("model_card.md")  # the repository's model_card.md, shipped in the wheel
 MODEL_INDEX_METRICS = {  # ours -> (type, name), per problem type
@@ -90,39 +92,6 @@ PLOT_CAPTIONS = {
     "position_similarity": "Cosine similarity between positions",
     "position_bias": "Attention bias per head against distance",
     "rotary_angles": "Rotary: cosine of each frequency pair's angle against distance",
-}
-POSITION_PLOTS = {  # what each position plot shows, said in the card's positional-encoding section
-    "position_embeddings": "the table as saved",
-    "position_similarity": "the cosine similarity between every two of its positions",
-    "position_bias": "the bias each head adds against the distance j − i, from −{reach} to {reach}",
-    "rotary_angles": "nothing learned, so what the rotation does: for each frequency pair k of a head, "
-    "cos(θ_k·(j − i)) from −{reach} to {reach}, the factor by which it scales that pair's share of q·k",
-}
-TABLE_LENGTH = (
-    "The position table has {positions} positions. Longer input raises a `ValueError` rather than failing silently: "
-    "truncate it (`tokenizer(text, truncation=True)`, as in the examples below) or extend the table with "
-    "`model.resize_position_embeddings(n)` (a learned table keeps its rows and gains new ones initialised at random; "
-    "`interpolate=True` resamples it to the new length instead). The model never saw the new positions in training: "
-    "check its accuracy on long inputs before relying on them."
-)
-ANY_LENGTH = (
-    "No table caps the input length: input of more than {positions} tokens (`max_position_embeddings`) runs as it is, "
-    "but the model met no such length in training. Check its accuracy on long inputs before relying on them, or "
-    "truncate them (`tokenizer(text, truncation=True)`, as in the examples below)."
-)
-SAMPLED_LENGTH = (
-    "It reads every text at positions drawn from [0, {positions}), so longer input raises a `ValueError`: truncate it "
-    "(`tokenizer(text, truncation=True)`, as in the examples below)."
-)
-RANDOMIZED = (
-    "Trained with randomized positions (Ruoss et al. 2023): each training text of n tokens was read at n sorted "
-    "positions drawn at random from [0, {positions}), so that training reached every position below {positions}, not "
-    "only those below the length of its texts. At evaluation, and for the scores below, it reads a text {evaluation}."
-)
-EVALUATION_POSITIONS = {
-    "ordered": "at positions 0, 1, …, n − 1 (`randomized_eval_positions: ordered`)",
-    "sampled": "at positions drawn the same way from a generator seeded by the text, so that one text always gets "
-    "one prediction, alone or in any batch (`randomized_eval_positions: sampled`)",
 }
 
 
@@ -173,46 +142,6 @@ def architecture_fields(model):
         "hidden_dropout": config.hidden_dropout_prob,
         "attention_dropout": config.attention_probs_dropout_prob,
     }
-
-
-def position_fields(model, metrics, plots):
-    config = model.config
-    positions, hidden = config.max_position_embeddings, config.hidden_size
-    explanation = POSITION_EMBEDDINGS[config.position_embedding_type].card_explanation
-    return {
-        "position_embedding_type": config.position_embedding_type,
-        "max_position_embeddings": positions,
-        "position_explanation": explanation.format(
-            config=config, positions=positions, hidden=hidden, count=positions * hidden
-        ),
-        "position_plots_note": position_plots_note(config, plots),
-        "position_length": position_length(config),
-        "max_length_note": max_length_note(metrics.get("max_length_clipped")),
-    }
-
-
-def position_plots_note(config, plots):
-    """The sentence naming the plots of what the scheme holds, linked; "" before any plot is written."""
-    if plots and config.position_embedding_type == "none":
-        return "Nothing about positions is plotted: the model holds no position information."
-    shown = [name for name in POSITION_PLOTS if name in plots]
-    if not shown:
-        return ""
-    reach = distance_reach(config)
-    described = [f"{POSITION_PLOTS[name].format(reach=reach)} ([`{plots[name]}`]({plots[name]}))" for name in shown]
-    return f"Plotted [below](#plots): {'; '.join(described)}."
-
-
-def position_length(config):
-    """What happens to input longer than `max_position_embeddings`, and how positions were randomized."""
-    positions = config.max_position_embeddings
-    sampled = config.randomize_positions and config.randomized_eval_positions == "sampled"
-    has_table = POSITION_EMBEDDINGS[config.position_embedding_type].has_table
-    length = (TABLE_LENGTH if has_table else SAMPLED_LENGTH if sampled else ANY_LENGTH).format(positions=positions)
-    if not config.randomize_positions:
-        return length
-    evaluation = EVALUATION_POSITIONS[config.randomized_eval_positions]
-    return RANDOMIZED.format(positions=positions, evaluation=evaluation) + " " + length
 
 
 def settings_table(settings):
@@ -320,40 +249,45 @@ def card_fields(model, training_args, metrics, data_info, plots, model_id):
 
 
 def hub_metadata(model, metrics, data_info, model_id):
-    """The Hub's YAML header: what the model is, for search, and its test scores as a `model-index`."""
-    position_type = model.config.position_embedding_type
-    test = metrics["test"]
-    dataset = {"name": data_info["name"], "type": data_info.get("hub_id") or data_info["name"], "split": "test"}
-    index_metrics = [
-        {"type": metric_type, "name": name, "value": float(test[key])}
-        for key, (metric_type, name) in MODEL_INDEX_METRICS[problem_type(model)].items()
+    """The Hub's metadata: what the model is, for search, and its test scores as `EvalResult`s (the
+    card's `model-index`)."""
+    problem, test = problem_type(model), metrics["test"]
+    results = [
+        EvalResult(
+            task_type="text-classification",
+            task_name="Text Classification",
+            dataset_type=data_info.get("hub_id") or data_info["name"],
+            dataset_name=data_info["name"],
+            dataset_split="test",
+            metric_type=metric_type,
+            metric_name=name,
+            metric_value=float(test[key]),
+        )
+        for key, (metric_type, name) in MODEL_INDEX_METRICS[problem].items()
     ]
-    result = {"task": {"type": "text-classification", "name": "Text Classification"}, "dataset": dataset}
-    multi_label = problem_type(model) == MULTI_LABEL
-    return {
-        "library_name": "transformers",
-        "pipeline_tag": "text-classification",
-        "license": "apache-2.0",
-        "language": "en",
-        "tags": [
+    return ModelCardData(
+        library_name="transformers",
+        pipeline_tag="text-classification",
+        license="apache-2.0",
+        language="en",
+        tags=[
             "posenc",
             "text-classification",
-            *(["multi-label-classification"] if multi_label else []),
-            POSITION_EMBEDDINGS[position_type].tag,
+            *(["multi-label-classification"] if problem == MULTI_LABEL else []),
+            POSITION_EMBEDDINGS[model.config.position_embedding_type].tag,
         ],
-        "datasets": [data_info["hub_id"]] if data_info.get("hub_id") else [],
-        "metrics": sorted({metric_type for metric_type, _ in MODEL_INDEX_METRICS[problem_type(model)].values()}),
-        "model-index": [
-            {"name": model_name(model, data_info, model_id), "results": [{**result, "metrics": index_metrics}]}
-        ],
-    }
+        datasets=[data_info["hub_id"]] if data_info.get("hub_id") else [],
+        metrics=sorted({metric_type for metric_type, _ in MODEL_INDEX_METRICS[problem].values()}),
+        model_name=model_name(model, data_info, model_id),
+        eval_results=results,
+    )
 
 
-def render_card(template_text, fields, metadata):
-    """A card as Markdown: the Hub's YAML metadata between `---` lines, then the template with every
-    placeholder filled (`substitute` raises `KeyError` for one left unfilled)."""
+def render_card(template_text, fields, card_data):
+    """A card as Markdown: the Hub metadata (`ModelCardData`) between `---` lines, then the template with
+    every placeholder filled (`substitute` raises `KeyError` for one left unfilled)."""
     body = string.Template(template_text).substitute(fields)
-    return f"---\n{yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)}---\n\n{body}"
+    return f"---\n{card_data.to_yaml()}\n---\n\n{body}"
 
 
 def render_model_card(template_path=None, *, model, training_args, metrics, data_info, plots, model_id=None):
@@ -392,7 +326,7 @@ mlm = AutoModelForMaskedLM.from_pretrained("this-folder", trust_remote_code=True
 classifier = AutoModelForSequenceClassification.from_pretrained("this-folder", num_labels=4, trust_remote_code=True)
 ```
 """
-MASKED_LM_METADATA = {"library_name": "transformers", "pipeline_tag": "fill-mask", "tags": ["posenc", "masked-lm"]}
+MASKED_LM_METADATA = ModelCardData(library_name="transformers", pipeline_tag="fill-mask", tags=["posenc", "masked-lm"])
 
 
 def write_masked_lm_card(folder, model, report):
@@ -414,8 +348,6 @@ def write_masked_lm_card(folder, model, report):
 
 def read_card_metrics(card_text):
     """The test scores in the card's `model-index`, keyed as in the metrics JSON (`accuracy`, `macro_f1`;
-    `micro_f1`, `macro_f1` for a multi-label model)."""
-    _, front_matter, _ = card_text.split("---\n", 2)
-    results = yaml.safe_load(front_matter)["model-index"][0]["results"][0]["metrics"]
+    `micro_f1`, `macro_f1` for a multi-label model), read by `huggingface_hub.ModelCard`."""
     ours = {name: key for metrics in MODEL_INDEX_METRICS.values() for key, (_, name) in metrics.items()}
-    return {ours[entry["name"]]: entry["value"] for entry in results}
+    return {ours[result.metric_name]: result.metric_value for result in ModelCard(card_text).data.eval_results}
