@@ -20,7 +20,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from research.quality import REPO_ROOT, machine, measured_run, train_command
+from research.quality import REPO_ROOT, measured_run, train_command
+from research.quality_report import machine
 
 CONFIGS = {  # name -> (config, needs ../shared)
     "subject": ("configs/subject.yaml", False),

@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from research import quality
+from research import quality, quality_report, quality_rows
 
 
 def fake_run(accuracy, macro_f1, validation, pretraining=False):
@@ -48,7 +48,7 @@ def scores(runs, metric):
     return [run["test"][metric] if metric in run["test"] else run[metric] for run in runs.values()]
 
 
-LABELS = {row.name: row.label for row in quality.ROWS}
+LABELS = {row.name: row.label for row in quality_rows.ROWS}
 
 
 def test_documents_hold_mean_and_std_of_the_runs_and_a_verdict_chosen_on_validation(tmp_path):
@@ -59,7 +59,7 @@ def test_documents_hold_mean_and_std_of_the_runs_and_a_verdict_chosen_on_validat
             "pretrained_learned": {0: fake_run(0.85, 0.77, 0.8, True), 1: fake_run(0.87, 0.75, 0.8, True)},
         }
     }
-    quality.write_documents(results, {"mmlu": []}, [0, 1], 1, tmp_path)
+    quality_report.write_documents(results, {"mmlu": []}, [0, 1], 1, tmp_path)
     payload = json.loads((tmp_path / "quality" / "results.json").read_text())
     verdict = payload["verdict"]["mmlu"]
     assert verdict["best"] == "pretrained_learned"  # by validation, not by test
@@ -83,12 +83,13 @@ def test_documents_hold_mean_and_std_of_the_runs_and_a_verdict_chosen_on_validat
 
 
 def test_built_in_corpora_skip_pretraining_and_the_dropout_table_pairs_the_two_settings(tmp_path):
-    rows = quality.ROWS
+    rows = quality_rows.ROWS
     # subject has neither a pretraining config nor a default one: no pretrained, default or BERT rows
     skipped = ("pretrained", "default", "bert")
-    assert [row.name for row in quality.rows_of("subject", rows)] == [r.name for r in rows if r.kind not in skipped]
-    assert quality.rows_of("goemotions", rows) == list(rows)
-    assert [row.name for row in quality.rows_of("mmlu", rows)] == [r.name for r in rows if "15_epochs" not in r.name]
+    rows_of = quality_rows.rows_of
+    assert [row.name for row in rows_of("subject", rows)] == [r.name for r in rows if r.kind not in skipped]
+    assert rows_of("goemotions", rows) == list(rows)
+    assert [row.name for row in rows_of("mmlu", rows)] == [r.name for r in rows if "15_epochs" not in r.name]
     results = {
         "subject": {
             "tfidf_word": {0: fake_run(0.60, 0.60, 0.6)},
@@ -96,7 +97,7 @@ def test_built_in_corpora_skip_pretraining_and_the_dropout_table_pairs_the_two_s
             "scratch_attention_dropout": {0: fake_run(0.52, 0.51, 0.5)},
         }
     }
-    quality.write_documents(results, {"subject": []}, [0], 1, tmp_path)
+    quality_report.write_documents(results, {"subject": []}, [0], 1, tmp_path)
     document = (tmp_path / "quality.md").read_text()
     dropout = table(section(document, "## Attention dropout"))
     assert [(row["corpus"], float(row["attention dropout"].split()[0])) for row in dropout] == [
@@ -113,15 +114,16 @@ def test_built_in_corpora_skip_pretraining_and_the_dropout_table_pairs_the_two_s
 
 def test_listed_commands_are_portable():
     recorded = "/opt/bin/python3.11 train/run.py c.yaml --output_dir /home/me/runs/quality/mmlu/x/seed_0 --seed 0"
-    assert quality.portable(recorded) == "python train/run.py c.yaml --output_dir runs/quality/mmlu/x/seed_0 --seed 0"
+    expected = "python train/run.py c.yaml --output_dir runs/quality/mmlu/x/seed_0 --seed 0"
+    assert quality_report.portable(recorded) == expected
 
 
 def test_report_only_rewrites_the_stored_document_from_its_results_running_nothing(tmp_path, monkeypatch):
-    stored = quality.REPO_ROOT / "docs" / "quality"
+    stored = quality_report.REPO_ROOT / "docs" / "quality"
     (tmp_path / "quality").mkdir()
     for path in [stored / "results.json", *stored.glob("search_*.json")]:
         (tmp_path / "quality" / path.name).write_bytes(path.read_bytes())
     monkeypatch.setattr(quality, "run_row", lambda *args: pytest.fail("--report_only ran a run"))
     assert quality.main(["--report_only", "--docs_dir", str(tmp_path)]) == 0
-    assert (tmp_path / "quality.md").read_text() == (quality.REPO_ROOT / "docs" / "quality.md").read_text()
+    assert (tmp_path / "quality.md").read_text() == (quality_report.REPO_ROOT / "docs" / "quality.md").read_text()
     assert (tmp_path / "quality" / "results.json").read_text() == (stored / "results.json").read_text()
