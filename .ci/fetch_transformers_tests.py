@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Fetch transformers' own common model tests for `tests/test_transformers_common.py`.
+"""Fetch transformers' own common model tests for `tests/model/test_transformers_common.py`.
 
 transformers does not ship its test suite in the wheel, but its source distribution holds
 `tests/test_modeling_common.py` (`ModelTesterMixin`) and `tests/test_configuration_common.py`
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
         detail = getattr(error, "stderr", None) or error
         print(
             f"warning: could not fetch transformers' common tests ({str(detail).strip()[-500:]}); "
-            "tests/test_transformers_common.py will skip (or fail, under CI=true)",
+            "tests/model/test_transformers_common.py will skip (or fail, under CI=true)",
             file=sys.stderr,
         )
     return 0

@@ -12,6 +12,7 @@ from huggingface_hub.errors import StrictDataclassError
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")  # the few-second run most end-to-end tests train
 
 
 def find_shared_dir(repo_root: Path = REPO_ROOT) -> Path | None:
@@ -64,6 +65,21 @@ def batch(batch_size=2, length=7, vocab_size=50, seed=1):
     """Random token ids (never the padding id 0)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randint(1, vocab_size, (batch_size, length), generator=generator)
+
+
+def padded_batch(batch_size, length, padded=True, seed=0):
+    """Random token ids and a mask; with `padded`, rows end in padding of different lengths."""
+    input_ids = batch(batch_size, length, seed=seed)
+    mask = torch.ones(batch_size, length, dtype=torch.long)
+    if padded:
+        for row in range(batch_size):
+            mask[row, length - row % length :] = 0  # row 0 keeps everything, others lose `row` tokens
+        mask[:, 0] = 1
+        input_ids = input_ids * mask
+    return input_ids, mask
+
+
+CHECK_SHAPES = [(1, 1), (2, 5), (5, 12), (7, 3)]  # shapes other than the traced (3, 8); each padded and unpadded
 
 
 # A small saved classifier folder (random weights, a tokenizer trained on a few sentences), built in

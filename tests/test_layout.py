@@ -1,6 +1,7 @@
 """The package's rooms and their one-way imports (README "Layout"): the model at the bottom (it travels
 to the Hub alone), then data, then what is made from a trained folder, then training on top; within
-data, the corpora never import the modules that read them; the run's arguments are a leaf."""
+data, the corpora never import the modules that read them; the run's arguments are a leaf; the tests
+have a folder for each room."""
 
 import ast
 
@@ -61,3 +62,9 @@ def test_the_corpora_never_import_the_data_modules_that_read_them():
 
 def test_the_run_arguments_are_a_leaf():
     assert imports_of(PACKAGE / "training" / "arguments.py") == {"posenc_hf.model.configuration_posenc"}
+
+
+def test_the_tests_mirror_the_rooms():
+    """tests/<room>/ for each room of the package, and tests/research/ for research/; nothing else."""
+    folders = [path for path in (REPO_ROOT / "tests").iterdir() if path.is_dir()]
+    assert {path.name for path in folders if any(path.glob("test_*.py"))} == {*ROOMS, "research"}

@@ -3,12 +3,12 @@
 import json
 import math
 import shutil
-from pathlib import Path
 
 import helpers
 import pytest
 import torch
 from datasets import Dataset
+from helpers import REPO_ROOT
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
 from posenc_hf.data.tokenization import train_tokenizer
@@ -236,7 +236,7 @@ def test_study_report_only_rebuilds_the_same_report(smoke_study):
 def test_the_committed_study_report_rebuilds_from_its_committed_results(tmp_path):
     """docs/study.md is what --report_only makes of docs/study/results.json: the stored results still
     read with today's Plan and the report matches them (a renamed field breaks this, not the next study)."""
-    docs = Path(__file__).resolve().parents[2] / "docs"
+    docs = REPO_ROOT / "docs"
     shutil.copytree(docs / "study", tmp_path / "study")
     rebuilt = study_main(["--report_only", "--out", str(tmp_path)]).read_text()
     assert rebuilt == (docs / "study.md").read_text()

@@ -4,9 +4,8 @@ BERT of the quality comparison), each on the smoke config: what they write, not 
 import json
 
 import pytest
-from helpers import REPO_ROOT
+from helpers import SMOKE
 
-SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 FAST = ["--num_train_epochs", "2", "--num_threads", "1"]
 
 

@@ -6,35 +6,17 @@ import importlib.util
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_LABELS, tiny_model
+from helpers import CHECK_SHAPES, REPO_ROOT, TINY_LABELS, padded_batch, tiny_model
 from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 from posenc_hf import PosEncForSequenceClassification, PosEncModel
 from posenc_hf.folder.export import ONNX_PACKAGES, classify, dynamic_shapes, export_folder, load_export, main
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-
-
-def padded_batch(batch_size, length, padded=True, seed=0):
-    """Random token ids and a mask; with `padded`, rows end in padding of different lengths."""
-    generator = torch.Generator().manual_seed(seed)
-    input_ids = torch.randint(1, 50, (batch_size, length), generator=generator)
-    mask = torch.ones(batch_size, length, dtype=torch.long)
-    if padded:
-        for row in range(batch_size):
-            mask[row, length - row % length :] = 0  # row 0 keeps everything, others lose `row` tokens
-        mask[:, 0] = 1
-        input_ids = input_ids * mask
-    return input_ids, mask
-
-
-# Shapes other than the traced (3, 8); each padded and unpadded.
-CHECK_SHAPES = [(1, 1), (2, 5), (5, 12), (7, 3)]
+README = (REPO_ROOT / "README.md").read_text()
 
 
 def outputs_of(model, input_ids, mask):

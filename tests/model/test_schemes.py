@@ -12,9 +12,8 @@ import functools
 
 import pytest
 import torch
-from helpers import CONFIG_ERRORS, tiny_config
+from helpers import CHECK_SHAPES, CONFIG_ERRORS, padded_batch, tiny_config
 from safetensors.torch import load_file, save_file
-from test_export import CHECK_SHAPES, padded_batch  # shapes other than the traced (3, 8)
 
 from posenc_hf import PosEncForMaskedLM, PosEncForSequenceClassification, PosEncModel
 from posenc_hf.folder.export import dynamic_shapes

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import posenc_hf.training.prepare as training
 
-RUN = Path(__file__).resolve().parents[1] / "train" / "run.py"
+RUN = Path(__file__).resolve().parents[2] / "train" / "run.py"
 
 
 def recording(training_step, path):

@@ -2,9 +2,9 @@
 texts, a missing local folder named at once instead of being looked up on the Hub), on odd and bad
 input (docs/reliability.md §1, beside transformers' own `pipeline` on the same folder), and under load
 (§4: 10,000 texts with the memory growth measured, streaming that never reads far ahead, four threads
-sharing one pipeline). Damaged folders: tests/test_checkpoints.py.
+sharing one pipeline). Damaged folders: tests/folder/test_checkpoints.py.
 
-The measured memory is printed: `python -m pytest tests/test_predict.py -k memory -s` reproduces the
+The measured memory is printed: `python -m pytest tests/folder/test_predict.py -k memory -s` reproduces the
 table of docs/reliability.md §4."""
 
 import gc

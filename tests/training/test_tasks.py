@@ -1,4 +1,4 @@
-"""The task objects `training.run_training` runs (the runs themselves: tests/test_training.py)."""
+"""The task objects `training.run_training` runs (the runs themselves: tests/training/test_training.py)."""
 
 from types import SimpleNamespace
 

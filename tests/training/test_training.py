@@ -17,16 +17,15 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import REPO_ROOT, snapshot, write_good_folder
+from helpers import REPO_ROOT, SMOKE, snapshot, write_good_folder
 from safetensors.torch import load_file
 
 from posenc_hf.folder.card import read_card_metrics
 from posenc_hf.folder.predict import load_classifier
 from posenc_hf.training import prepare, runner, tasks
 
-SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 RUN = str(REPO_ROOT / "train" / "run.py")
-HARNESS = str(REPO_ROOT / "tests" / "interrupt_harness.py")
+HARNESS = str(REPO_ROOT / "tests" / "training" / "interrupt_harness.py")
 ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch"]
 ACCELERATE += ["--config_file", str(REPO_ROOT / "train" / "accelerate.yaml")]  # the README's: nothing to warn about
 SAMPLE_TEXTS = [

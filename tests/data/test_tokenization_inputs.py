@@ -1,7 +1,7 @@
 """A saved folder's tokenizer on odd text (docs/reliability.md, §1 tokenizer). It is transformers' own
 fast tokenizer class, so that the folder loads without posenc_hf; its messages come from transformers.
 
-To be merged into tests/test_tokenization.py (kept apart while that file is being changed)."""
+To be merged into tests/data/test_tokenization.py (kept apart while that file is being changed)."""
 
 import pytest
 from helpers import CONTROL, LONG, MIXED, NOT_TEXT, TINY_MAX_LENGTH

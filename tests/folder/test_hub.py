@@ -1,19 +1,17 @@
 """`--push_to_hub` checks what it can before training (login, repo id, the Hub answering, the repo),
 and a push that fails after training says in one line where the finished folder is. No network:
-the Hub client is replaced by stand-ins (what a full push sends: tests/test_training.py)."""
+the Hub client is replaced by stand-ins (what a full push sends: tests/training/test_training.py)."""
 
 import os
 import subprocess
 import sys
 
 import pytest
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, SMOKE
 from huggingface_hub import HfApi
 from huggingface_hub.errors import LocalTokenNotFoundError
 
 from posenc_hf.folder.hub import check_push_target, push_finished_folder
-
-SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 
 
 class RepoUrl:

@@ -7,16 +7,14 @@ import csv
 import io
 import json
 import sys
-from pathlib import Path
 
 import pytest
-from helpers import MULTI_LABELS, multi_label_rows
+from helpers import MULTI_LABELS, SMOKE, multi_label_rows
 
 from posenc_hf.folder.predict import load_classifier, main
 from posenc_hf.training.plan import read_plan
 from posenc_hf.training.runner import format_summary, run_training
 
-SMOKE = str(Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml")
 ROWS = multi_label_rows(60)
 
 

@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 
 import pytest
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, SMOKE
 from transformers import AutoTokenizer
 
 from posenc_hf.data.streaming import check_streaming_run, load_streamed_corpus, tokenize_streamed
@@ -20,8 +20,7 @@ from posenc_hf.training.plan import plan_run
 from posenc_hf.training.runner import run_training
 from posenc_hf.training.tasks import task_for
 
-SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
-HARNESS = str(REPO_ROOT / "tests" / "rows_harness.py")
+HARNESS = str(REPO_ROOT / "tests" / "data" / "rows_harness.py")
 WORDS = {"a": "cell gene enzyme protein", "b": "acid base salt ion", "c": "force mass energy wave"}
 FAST = ["--report_to", "none", "--num_threads", "1", "--max_steps", "3", "--per_device_train_batch_size", "4"]
 

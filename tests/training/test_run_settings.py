@@ -7,14 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT, snapshot
+from helpers import SMOKE, snapshot
 
 from posenc_hf.folder.checkpoints import last_complete_checkpoint
 from posenc_hf.training.plan import read_plan
 from posenc_hf.training.run_settings import NOT_SHAPING, RunSettingsCallback, checkpoint_settings, run_settings
 from posenc_hf.training.runner import format_summary, run_training
-
-SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 
 
 def arguments(output_dir, *extra):

@@ -3,11 +3,11 @@
 import json
 import re
 import string
-from pathlib import Path
 
 import helpers
 import pytest
 import yaml
+from helpers import REPO_ROOT
 from transformers import TrainingArguments
 
 from posenc_hf.folder.card import best_validation_metrics, read_card_metrics, render_model_card, write_model_card
@@ -15,7 +15,7 @@ from posenc_hf.folder.metrics import classification_report
 from posenc_hf.folder.plots import write_all_plots
 from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+TEMPLATE = REPO_ROOT / "model_card.md"
 LABELS = ["Biology", "Chemistry", "Maths", "Physics"]
 LOG_HISTORY = [
     {"loss": 1.3, "epoch": 1.0},

@@ -13,14 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, SMOKE
 
 from posenc_hf.folder.predict import load_classifier
 from posenc_hf.training.arguments import parse_run_arguments
 from posenc_hf.training.plan import read_plan
 from posenc_hf.training.runner import format_summary, run_training
 
-SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 CONFIGS = sorted((REPO_ROOT / "configs").glob("*.yaml"))
 OUR_CODE = (str(REPO_ROOT / "posenc_hf"), str(REPO_ROOT / "train"))
 DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)

@@ -16,7 +16,7 @@ from transformers import TrainerCallback
 
 import posenc_hf.training.prepare as training
 
-RUN = Path(__file__).resolve().parents[1] / "train" / "run.py"
+RUN = Path(__file__).resolve().parents[2] / "train" / "run.py"
 
 
 class PauseCallback(TrainerCallback):

@@ -9,7 +9,7 @@ import datasets
 import huggingface_hub
 import pytest
 from datasets import Dataset, IterableDataset
-from helpers import REPO_ROOT
+from helpers import SMOKE
 
 from posenc_hf.data.corpora import files
 from posenc_hf.data.corpora.files import HubOptions, read_hub
@@ -70,7 +70,7 @@ def test_the_splits_a_mapping_leaves_out_are_carved_from_train(repo):
 
 
 def test_the_same_options_stream_the_train_split(repo, tmp_path):
-    argv = [str(REPO_ROOT / "configs" / "smoke.yaml"), "--corpus", str(repo), "--streaming", "true"]
+    argv = [SMOKE, "--corpus", str(repo), "--streaming", "true"]
     argv += ["--dataset_config_name", "coarse", "--split_mapping", "validation=dev,test=heldout"]
     argv += ["--text_column", "sentence", "--label_column", "category", "--class_names", "a", "b"]
     data_args = parse_run_arguments([*argv, "--output_dir", str(tmp_path / "run")])[1]

@@ -7,7 +7,7 @@ tester that builds a tiny config and inputs, a test class on `ModelTesterMixin`,
 Without them this module skips, or fails when `CI=true`.
 
     HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
-        python -m pytest tests/test_transformers_common.py -q -p no:randomly
+        python -m pytest tests/model/test_transformers_common.py -q -p no:randomly
 
 Tests that cannot apply to an encoder-only, non-generative text model are skipped below with a
 reason each; most of the others (GPU, flash attention, DeepSpeed, multi-GPU, vision/audio) skip

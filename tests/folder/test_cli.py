@@ -6,11 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, SMOKE
 
 from posenc_hf.folder.cli import run_command
-
-SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")
 
 
 def fails(argv):

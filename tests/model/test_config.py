@@ -124,7 +124,7 @@ def test_config_accepts_label2id_values_written_as_strings():
 @pytest.mark.reliability
 def test_config_unknown_key_is_kept_like_every_transformers_config():
     """transformers keeps unknown keys as attributes (a config.json from a newer version still loads);
-    a run config (YAML or command line) rejects them instead (tests/test_arguments.py)."""
+    a run config (YAML or command line) rejects them instead (tests/training/test_arguments.py)."""
     assert PosEncConfig(hiden_size=32).hiden_size == 32
 
 
