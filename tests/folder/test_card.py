@@ -8,9 +8,17 @@ import helpers
 import pytest
 import yaml
 from helpers import REPO_ROOT
+from huggingface_hub import ModelCard
 from transformers import TrainingArguments
 
-from posenc_hf.folder.card import best_validation_metrics, read_card_metrics, render_model_card, write_model_card
+from posenc_hf import PosEncForMaskedLM
+from posenc_hf.folder.card import (
+    best_validation_metrics,
+    read_card_metrics,
+    render_model_card,
+    write_masked_lm_card,
+    write_model_card,
+)
 from posenc_hf.folder.metrics import classification_report
 from posenc_hf.folder.plots import write_all_plots
 from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
@@ -134,6 +142,30 @@ def test_hub_metadata(card_inputs):
     [result] = entry["results"]
     assert result["task"] == {"type": "text-classification", "name": "Text Classification"}
     assert result["dataset"] == {"name": "subject", "type": "subject", "split": "test"}
+
+
+def test_huggingface_hub_reads_the_written_card_back(card_inputs, card_folder):
+    """The Hub's own card class parses the folder's README.md: its metadata and one test score per metric."""
+    card = ModelCard.load(write_model_card(card_folder, TEMPLATE, **card_inputs))
+    assert (card.data.pipeline_tag, card.data.model_name) == ("text-classification", "posenc-subject")
+    test = card_inputs["metrics"]["test"]
+    scores = {(r.metric_type, r.dataset_split): r.metric_value for r in card.data.eval_results}
+    assert scores == {("accuracy", "test"): test["accuracy"], ("f1", "test"): test["macro_f1"]}
+    assert card.text.lstrip().startswith("#")  # the template follows the metadata
+
+
+def test_the_masked_lm_card_is_a_fill_mask_card_of_its_encoder(tmp_path):
+    model = helpers.tiny_model(PosEncForMaskedLM, num_hidden_layers=3, hidden_size=16)
+    report = {
+        "data_name": "subject",
+        "texts": {"train": 40, "validation": 8},
+        "pretrain_splits": ["train", "unlabelled"],
+        "validation": {"mlm_loss": 2.5, "perplexity": 12.18},
+    }
+    card = ModelCard.load(write_masked_lm_card(tmp_path, model, report))
+    assert card.data.pipeline_tag == "fill-mask" and "masked-lm" in card.data.tags
+    assert "A 3-layer PosEnc encoder (hidden size 16, learned positions)" in card.text
+    assert "40 texts of the train, unlabelled split(s)" in card.text and "perplexity 12.2" in card.text
 
 
 def test_card_metrics_round_trip_the_metrics_json(card_inputs, card_folder):
