@@ -19,6 +19,16 @@ from helpers import (
     tiny_texts,
 )
 
+# Fixtures that start a fresh interpreter (the smoke training run, a Python without the package): a test that
+# uses one is `slow`, like a test that starts one itself (marked where it is written). `-m "not slow"` skips both.
+FRESH_INTERPRETER_FIXTURES = {"smoke_run", "smoke_folder", "run_without_package"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if FRESH_INTERPRETER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def _default_transformers_verbosity():

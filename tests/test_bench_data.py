@@ -3,6 +3,8 @@
 import csv
 import json
 
+import pytest
+
 from bench.data import PHASES, goemotions_rows, markdown, run, write_corpus
 
 TINY_SOURCE = [(f"a {label} sentence number {i}", label) for i in range(5) for label in ("joy", "anger", "fear")]
@@ -21,6 +23,7 @@ def test_goemotions_gives_one_first_emotion_per_row(shared_dir):
     assert len(rows) == 43_410 and len({label for _, label in rows}) == 28
 
 
+@pytest.mark.slow
 def test_two_sizes_are_measured_in_subprocesses_and_written(tmp_path):
     results = run(sizes=(60, 120), out=tmp_path, source=TINY_SOURCE)
     record = json.loads((tmp_path / "data.json").read_text())

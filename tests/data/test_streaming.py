@@ -207,6 +207,7 @@ def rows_trained_on(rows_dir, rank):
     return [tuple(row) for batch in batches for row in json.loads(batch)]
 
 
+@pytest.mark.slow
 def test_two_ddp_processes_train_on_different_rows_of_the_stream(tmp_path):
     """A JSON Lines stream under CPU DDP: the rows the two processes train on in their 3 steps of 4 are
     disjoint, and together they are the first 24 rows of the run's shuffled train stream: split once

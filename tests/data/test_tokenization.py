@@ -154,6 +154,7 @@ def test_save_and_reload_gives_identical_ids(tokenizer, tmp_path):
     assert reloaded.model_input_names == ["input_ids", "attention_mask"]
 
 
+@pytest.mark.slow
 def test_saved_folder_loads_without_posenc_hf(tokenizer, tmp_path):
     folder = tmp_path / "tokenizer"
     tokenizer.save_pretrained(folder)
@@ -211,6 +212,7 @@ def loaded_elsewhere(tiny_folder):
     return loaded
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loader", ["PreTrainedTokenizerFast", "AutoTokenizer, trust_remote_code=False"])
 def test_a_model_folders_tokenizer_loads_without_the_package_and_without_a_prompt(
     loaded_elsewhere, loader, tiny_folder

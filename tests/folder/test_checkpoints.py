@@ -97,6 +97,7 @@ def kill_midway(destinations, marker):
     process.stderr.close()
 
 
+@pytest.mark.slow
 @pytest.mark.reliability
 def test_save_killed_midway_leaves_the_previous_folder_or_none(tmp_path):
     """Two saves killed by SIGKILL at the same moment: one over a good folder, one a first save."""

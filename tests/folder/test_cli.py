@@ -34,6 +34,7 @@ def test_a_bug_is_not_hidden():
         run_command("prog", broken)
 
 
+@pytest.mark.slow
 def test_training_on_an_unknown_column_names_it_without_a_traceback(tmp_path):
     data = tmp_path / "reviews.csv"
     data.write_text("review,stars\nGreat,5\nAwful,1\n")
@@ -46,6 +47,7 @@ def test_training_on_an_unknown_column_names_it_without_a_traceback(tmp_path):
     assert last.startswith("train/run.py: error: ") and "'text'" in last and str(data) in last
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "command",
     [

@@ -102,6 +102,7 @@ def test_export_command_names_a_missing_folder(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("posenc-export: error: No such model folder")
 
 
+@pytest.mark.slow
 def test_compile_fullgraph_dynamic_inference_matches_eager():
     model = tiny_model()
     compiled = torch.compile(model, fullgraph=True, dynamic=True)  # fullgraph: a graph break is an error

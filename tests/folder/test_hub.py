@@ -72,6 +72,7 @@ def test_a_push_that_fails_after_training_says_where_the_folder_is(hub, tiny_fol
     )
 
 
+@pytest.mark.slow
 def test_training_with_a_push_that_cannot_work_stops_before_any_work(tmp_path):
     """Offline and without a token (as here), the run refuses at once, in one line, and writes nothing."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "POSENC_DEBUG": ""}

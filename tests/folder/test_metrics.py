@@ -78,6 +78,7 @@ def test_trainer_compute_metrics_returns_flat_floats(wrap):
     assert scores["f1_a"] == pytest.approx(0.8)
 
 
+@pytest.mark.slow
 def test_loads_offline_from_another_folder_with_a_cold_cache(tmp_path):
     """`evaluate.load(<folder>)`, `load_classification_metric()` and `load_multi_label_metric()` need no
     network and no repo cwd."""

@@ -346,6 +346,7 @@ def test_predict_reads_at_most_one_chunk_ahead_of_its_results(classifier):
     assert len(results) == 100 and next(read) <= 128
 
 
+@pytest.mark.slow
 @pytest.mark.reliability
 def test_posenc_predict_on_10000_lines_keeps_memory_flat(tiny_folder, tmp_path):
     texts = tiny_texts(COUNT)

@@ -39,6 +39,7 @@ def test_remote_code_files_import_only_torch_transformers_and_each_other(filenam
         assert roots <= ALLOWED_TOP_LEVEL, f"{filename} imports {roots - ALLOWED_TOP_LEVEL}"
 
 
+@pytest.mark.slow
 def test_folder_loads_with_trust_remote_code_where_package_is_absent(tmp_path, run_without_package):
     model = tiny_model(vocab_size=60, num_attention_heads=2)
     input_ids = torch.randint(1, 60, (2, 9))
@@ -149,6 +150,7 @@ def planted_folder(tiny_folder, tmp_path):
     return folder, sentinel
 
 
+@pytest.mark.slow
 @pytest.mark.reliability
 def test_without_the_package_a_folder_runs_no_code_unless_trusted(planted_folder, run_without_package):
     folder, sentinel = planted_folder

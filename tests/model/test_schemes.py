@@ -163,6 +163,7 @@ def folder_name(kind, changes):
     return f"{kind}-randomized" if changes else kind
 
 
+@pytest.mark.slow
 def test_every_scheme_loads_with_trust_remote_code_where_the_package_is_absent(tmp_path, run_without_package):
     """One interpreter for all (its start costs more than the loads): each scheme, alone and read at
     sampled positions, gives the logits it gave before saving, to the bit. (test_remote_code.py loads the

@@ -282,6 +282,7 @@ def test_two_machines_of_one_process_each_train_as_one_ddp_run(smoke_folder, tmp
 # --- errors before training --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_unknown_config_key_fails_before_training(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("corpus: subject\nhiden_size: 32\n")
@@ -290,11 +291,13 @@ def test_unknown_config_key_fails_before_training(tmp_path):
     assert "Unknown config key 'hiden_size'" in result.stderr and "hidden_size" in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_config_file_fails_clearly(tmp_path):
     result = run_command([sys.executable, RUN, str(tmp_path / "nope.yaml")], expect_ok=False)
     assert result.returncode != 0 and "Config file not found" in result.stderr
 
 
+@pytest.mark.slow
 def test_position_table_shorter_than_tokenizer_max_length_fails_before_training(tmp_path):
     result = train(tmp_path, "--max_position_embeddings", "16", expect_ok=False)
     assert result.returncode != 0
@@ -302,6 +305,7 @@ def test_position_table_shorter_than_tokenizer_max_length_fails_before_training(
     assert not list(tmp_path.glob("checkpoint-*"))
 
 
+@pytest.mark.slow
 def test_output_dir_with_another_models_checkpoint_is_left_alone(tmp_path):
     checkpoint = tmp_path / "checkpoint-100"
     checkpoint.mkdir()
