@@ -3,16 +3,30 @@
 Fixtures that build on these are in `conftest.py`; tests import the rest from here.
 """
 
+import csv
+import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import torch
+import yaml
+from datasets import ClassLabel, Features, Value
 from huggingface_hub.errors import StrictDataclassError
 
 from posenc_hf import PosEncConfig, PosEncForSequenceClassification
+from posenc_hf.data.corpora import LABEL_NAMES
+from posenc_hf.data.sources import SPLITS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+RUN = str(REPO_ROOT / "train" / "run.py")  # the training command
 SMOKE = str(REPO_ROOT / "configs" / "smoke.yaml")  # the few-second run most end-to-end tests train
+CARD_TEMPLATE = REPO_ROOT / "model_card.md"
+
+
+def read_metrics(folder):
+    """`folder/metrics.json`, as a run wrote it."""
+    return json.loads((Path(folder) / "metrics.json").read_text())
 
 
 def find_shared_dir(repo_root: Path = REPO_ROOT) -> Path | None:
@@ -174,3 +188,64 @@ class _BlockPosEnc:
             raise ImportError("posenc_hf is blocked in this test")
 sys.meta_path.insert(0, _BlockPosEnc())
 """
+
+
+# Labelled rows, and the files a user would hold them in, for the data tests.
+SUBJECTS = LABEL_NAMES["subject"]
+EXPECTED_FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=SUBJECTS)})
+# 10 questions per subject, listed Physics first so that the file order is not the label order.
+SUBJECT_ROWS = [
+    {"text": f"question {i} about {subject.lower()}", "label": subject}
+    for subject in reversed(SUBJECTS)
+    for i in range(10)
+]
+
+
+def write_csv(path: Path, rows: list[dict], delimiter: str = ",") -> Path:
+    """`rows` (dicts) as a CSV file with a header, or with another delimiter."""
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=list(rows[0]), delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    """`rows` as JSON Lines."""
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def label_names_of(corpus, split: str) -> list[str]:
+    names = corpus[split].features["label"].names
+    return [names[label] for label in corpus[split]["label"]]
+
+
+def assert_split_80_10_10(corpus, rows=SUBJECT_ROWS):
+    """Stratified: 8/1/1 of each subject's 10 questions, every text in exactly one split."""
+    assert list(corpus) == list(SPLITS)
+    for split, per_class in {"train": 8, "validation": 1, "test": 1}.items():
+        assert corpus[split].features == EXPECTED_FEATURES
+        assert Counter(label_names_of(corpus, split)) == dict.fromkeys(SUBJECTS, per_class)
+    texts = [text for split in SPLITS for text in corpus[split]["text"]]
+    assert sorted(texts) == sorted(row["text"] for row in rows)
+    pairs = {
+        (text, label)
+        for split in SPLITS
+        for text, label in zip(corpus[split]["text"], label_names_of(corpus, split), strict=True)
+    }
+    assert pairs == {(row["text"], row["label"]) for row in rows}
+
+
+# Reading a model card.
+def front_matter_and_body(card):
+    """A card's YAML metadata (parsed) and its Markdown body."""
+    assert card.startswith("---\n")
+    _, front_matter, body = card.split("---\n", 2)
+    return yaml.safe_load(front_matter), body
+
+
+def assert_per_class_rows(card, per_class):
+    """The card's per-class table holds each class's precision, recall and F1."""
+    for name, scores in per_class.items():
+        assert f"| `{name}` | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} |" in card

@@ -4,60 +4,16 @@ import csv
 import json
 import logging
 from collections import Counter
-from pathlib import Path
 
 import datasets
 import huggingface_hub
 import pytest
 from datasets import ClassLabel, Dataset, Features, Value
+from helpers import SUBJECT_ROWS, SUBJECTS, assert_split_80_10_10, label_names_of, write_csv, write_jsonl
 
 from posenc_hf.data.corpora import LABEL_NAMES
 from posenc_hf.data.labels import label_array, label_counts
 from posenc_hf.data.sources import SPLITS, load_corpus, source_kind, source_name
-
-SUBJECTS = LABEL_NAMES["subject"]
-EXPECTED_FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=SUBJECTS)})
-# 10 questions per subject, listed Physics first so that the file order is not the label order.
-ROWS = [
-    {"text": f"question {i} about {subject.lower()}", "label": subject}
-    for subject in reversed(SUBJECTS)
-    for i in range(10)
-]
-
-
-def write_csv(path: Path, rows: list[dict], delimiter: str = ",") -> Path:
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]), delimiter=delimiter)
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
-
-
-def label_names_of(corpus, split: str) -> list[str]:
-    names = corpus[split].features["label"].names
-    return [names[label] for label in corpus[split]["label"]]
-
-
-def assert_split_80_10_10(corpus, rows=ROWS):
-    """Stratified: 8/1/1 of each subject's 10 questions, every text in exactly one split."""
-    assert list(corpus) == list(SPLITS)
-    for split, per_class in {"train": 8, "validation": 1, "test": 1}.items():
-        assert corpus[split].features == EXPECTED_FEATURES
-        assert Counter(label_names_of(corpus, split)) == dict.fromkeys(SUBJECTS, per_class)
-    texts = [text for split in SPLITS for text in corpus[split]["text"]]
-    assert sorted(texts) == sorted(row["text"] for row in rows)
-    pairs = {
-        (text, label)
-        for split in SPLITS
-        for text, label in zip(corpus[split]["text"], label_names_of(corpus, split), strict=True)
-    }
-    assert pairs == {(row["text"], row["label"]) for row in rows}
-
 
 # --- source kinds -----------------------------------------------------------------------------
 
@@ -66,35 +22,39 @@ def assert_split_80_10_10(corpus, rows=ROWS):
 def test_single_file_is_split_80_10_10(tmp_path, suffix):
     path = tmp_path / f"questions{suffix}"
     if suffix in (".csv", ".tsv"):
-        write_csv(path, ROWS, delimiter="\t" if suffix == ".tsv" else ",")
+        write_csv(path, SUBJECT_ROWS, delimiter="\t" if suffix == ".tsv" else ",")
     elif suffix == ".json":
-        path.write_text(json.dumps(ROWS), encoding="utf-8")
+        path.write_text(json.dumps(SUBJECT_ROWS), encoding="utf-8")
     elif suffix == ".jsonl":
-        write_jsonl(path, ROWS)
+        write_jsonl(path, SUBJECT_ROWS)
     else:
-        Dataset.from_list(ROWS).to_parquet(str(path))
+        Dataset.from_list(SUBJECT_ROWS).to_parquet(str(path))
     assert_split_80_10_10(load_corpus(path))
 
 
 def test_split_is_seeded(tmp_path):
-    path = write_csv(tmp_path / "questions.csv", ROWS)
+    path = write_csv(tmp_path / "questions.csv", SUBJECT_ROWS)
     assert load_corpus(path, seed=1)["test"]["text"] == load_corpus(str(path), seed=1)["test"]["text"]
     assert load_corpus(path, seed=1)["test"]["text"] != load_corpus(path, seed=2)["test"]["text"]
 
 
 def test_folder_with_all_splits_is_used_as_is(tmp_path):
-    for split, rows in {"train": ROWS[:30], "validation": ROWS[30:35], "test": ROWS[35:]}.items():
+    for split, rows in {
+        "train": SUBJECT_ROWS[:30],
+        "validation": SUBJECT_ROWS[30:35],
+        "test": SUBJECT_ROWS[35:],
+    }.items():
         write_csv(tmp_path / f"{split}.csv", rows)
     (tmp_path / "README.md").write_text("not data")
     corpus = load_corpus(tmp_path)
-    assert corpus["train"]["text"] == [row["text"] for row in ROWS[:30]]
-    assert corpus["validation"]["text"] == [row["text"] for row in ROWS[30:35]]
-    assert label_names_of(corpus, "test") == [row["label"] for row in ROWS[35:]]
+    assert corpus["train"]["text"] == [row["text"] for row in SUBJECT_ROWS[:30]]
+    assert corpus["validation"]["text"] == [row["text"] for row in SUBJECT_ROWS[30:35]]
+    assert label_names_of(corpus, "test") == [row["label"] for row in SUBJECT_ROWS[35:]]
 
 
 def test_folder_dev_file_is_validation_and_test_is_carved_from_train(tmp_path):
     dev = [{"text": f"dev question {i}", "label": subject} for i, subject in enumerate(SUBJECTS)]
-    write_jsonl(tmp_path / "train.jsonl", ROWS)
+    write_jsonl(tmp_path / "train.jsonl", SUBJECT_ROWS)
     write_jsonl(tmp_path / "dev.jsonl", dev)
     corpus = load_corpus(tmp_path, test_size=0.2)
     assert corpus["validation"]["text"] == [row["text"] for row in dev]
@@ -103,7 +63,7 @@ def test_folder_dev_file_is_validation_and_test_is_carved_from_train(tmp_path):
 
 
 def test_seed_dataset_columns_eng_and_subject(tmp_path):
-    rows = [{"id": i, "eng": row["text"], "Subject": row["label"]} for i, row in enumerate(ROWS)]
+    rows = [{"id": i, "eng": row["text"], "Subject": row["label"]} for i, row in enumerate(SUBJECT_ROWS)]
     corpus = load_corpus(
         write_csv(tmp_path / "subjects-questions.csv", rows), text_column="eng", label_column="Subject"
     )
@@ -111,13 +71,13 @@ def test_seed_dataset_columns_eng_and_subject(tmp_path):
 
 
 def test_csv_with_a_byte_order_mark(tmp_path):
-    path = write_csv(tmp_path / "questions.csv", ROWS)
+    path = write_csv(tmp_path / "questions.csv", SUBJECT_ROWS)
     path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8-sig")
     assert_split_80_10_10(load_corpus(path))
 
 
 def test_integer_labels_with_label_names(tmp_path):
-    rows = [{"text": row["text"], "label": SUBJECTS.index(row["label"])} for row in ROWS]
+    rows = [{"text": row["text"], "label": SUBJECTS.index(row["label"])} for row in SUBJECT_ROWS]
     for path in (write_csv(tmp_path / "ids.csv", rows), write_jsonl(tmp_path / "ids.jsonl", rows)):
         assert_split_80_10_10(load_corpus(path, label_names=SUBJECTS))
         with pytest.raises(ValueError, match="label_names"):
@@ -126,7 +86,7 @@ def test_integer_labels_with_label_names(tmp_path):
 
 def test_label_names_fix_the_class_order(tmp_path):
     order = ["Physics", "Maths", "Chemistry", "Biology"]
-    corpus = load_corpus(write_csv(tmp_path / "questions.csv", ROWS), label_names=order)
+    corpus = load_corpus(write_csv(tmp_path / "questions.csv", SUBJECT_ROWS), label_names=order)
     assert corpus["train"].features["label"].names == order
     names = corpus["train"].features["label"].names
     assert all(
@@ -138,7 +98,7 @@ def test_label_names_fix_the_class_order(tmp_path):
 def test_classlabel_ids_are_read_through_their_own_names(tmp_path):
     order = ["Physics", "Maths", "Chemistry", "Biology"]
     features = Features({"text": Value("string"), "label": ClassLabel(names=order)})
-    Dataset.from_list(ROWS, features=features).to_parquet(str(tmp_path / "questions.parquet"))
+    Dataset.from_list(SUBJECT_ROWS, features=features).to_parquet(str(tmp_path / "questions.parquet"))
     assert load_corpus(tmp_path / "questions.parquet")["train"].features["label"].names == order
     assert_split_80_10_10(load_corpus(tmp_path / "questions.parquet", label_names=SUBJECTS))
 
@@ -152,14 +112,14 @@ def test_unknown_label_set_is_sorted_and_logged(tmp_path, caplog):
 
 
 def test_max_samples_caps_each_split_reproducibly(tmp_path):
-    path = write_csv(tmp_path / "questions.csv", ROWS)
+    path = write_csv(tmp_path / "questions.csv", SUBJECT_ROWS)
     corpus = load_corpus(path, max_samples=6)
     assert {split: len(rows) for split, rows in corpus.items()} == {"train": 6, "validation": 4, "test": 4}
     assert corpus["train"]["text"] == load_corpus(path, max_samples=6)["train"]["text"]
 
 
 def test_words_like_na_stay_text(tmp_path):
-    rows = [*ROWS, *({"text": word, "label": "Maths"} for word in ("NA", "None", "null", "123"))]
+    rows = [*SUBJECT_ROWS, *({"text": word, "label": "Maths"} for word in ("NA", "None", "null", "123"))]
     corpus = load_corpus(write_csv(tmp_path / "questions.csv", rows))
     assert {"NA", "None", "null", "123"} <= {text for split in SPLITS for text in corpus[split]["text"]}
 
@@ -236,13 +196,13 @@ def test_shared_corpus_without_a_folder_says_where_to_look(monkeypatch, tmp_path
 
 
 def test_missing_column_is_named_with_the_available_ones(tmp_path):
-    path = write_csv(tmp_path / "questions.csv", ROWS)
+    path = write_csv(tmp_path / "questions.csv", SUBJECT_ROWS)
     with pytest.raises(ValueError, match=r"'eng'.*questions\.csv.*text, label"):
         load_corpus(path, text_column="eng")
 
 
 def test_unknown_label_names_value_row_and_file(tmp_path):
-    rows = [*ROWS[:2], {"text": "a question about art", "label": "Art"}, *ROWS[2:]]
+    rows = [*SUBJECT_ROWS[:2], {"text": "a question about art", "label": "Art"}, *SUBJECT_ROWS[2:]]
     with pytest.raises(ValueError, match=r"'Art'.*row 3\b.*questions\.csv.*'Biology'"):
         load_corpus(write_csv(tmp_path / "questions.csv", rows), label_names=SUBJECTS)
     with pytest.raises(ValueError, match=r"label 7\b.*row 1\b.*ids\.jsonl"):
@@ -250,13 +210,16 @@ def test_unknown_label_names_value_row_and_file(tmp_path):
 
 
 def test_text_that_is_not_a_string_names_the_row(tmp_path):
-    rows = [ROWS[0], {"text": 42, "label": "Maths"}, *ROWS[1:]]
+    rows = [SUBJECT_ROWS[0], {"text": 42, "label": "Maths"}, *SUBJECT_ROWS[1:]]
     with pytest.raises(ValueError, match=r"text.*row 2\b.*numbers\.jsonl.*42 \(int\)"):
         load_corpus(write_jsonl(tmp_path / "numbers.jsonl", rows))
 
 
 def test_malformed_json_names_the_line(tmp_path):
-    lines = [json.dumps(row) for row in ROWS[:2]] + ['{"text": "unfinished", "label": "Maths"', json.dumps(ROWS[2])]
+    lines = [json.dumps(row) for row in SUBJECT_ROWS[:2]] + [
+        '{"text": "unfinished", "label": "Maths"',
+        json.dumps(SUBJECT_ROWS[2]),
+    ]
     (tmp_path / "broken.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"broken\.jsonl.*line 3\b"):
         load_corpus(tmp_path / "broken.jsonl")
@@ -266,69 +229,10 @@ def test_malformed_json_names_the_line(tmp_path):
 
 
 def test_empty_split_is_an_error(tmp_path):
-    write_csv(tmp_path / "train.csv", ROWS)
+    write_csv(tmp_path / "train.csv", SUBJECT_ROWS)
     write_csv(tmp_path / "validation.csv", [{"text": " ", "label": "Maths"}])
     with pytest.raises(ValueError, match=r"'validation'.*validation\.csv"):
         load_corpus(tmp_path, drop_rows_with_empty_cells=True)
-
-
-# --- empty cells (posenc_hf.data.empty_cells) ------------------------------------------------------------
-
-EMPTY_AT = [3, 5, 8, 13, 21, 34, 40]  # data rows (1-based, header not counted) of the empty cells: 7, 5 shown
-
-
-def with_empty_cells(column: str, value: str, rows=ROWS, at=EMPTY_AT) -> list[dict]:
-    """`rows` with `column` set to `value` in the rows numbered `at` (1-based)."""
-    return [{**row, column: value} if i + 1 in at else row for i, row in enumerate(rows)]
-
-
-@pytest.mark.reliability
-@pytest.mark.parametrize(
-    ("column", "value"), [("label", ""), ("label", "   "), ("text", ""), ("text", " \t ")],
-    ids=["empty-label", "space-label", "empty-text", "space-text"],
-)  # fmt: skip
-def test_an_empty_or_whitespace_cell_names_the_file_rows_count_and_column(tmp_path, column, value):
-    """Not a class `''` or `'   '`, nor a text dropped unsaid: the user's column names, in a CSV and in JSON Lines."""
-    renamed = [{"eng": row["text"], "Subject": row["label"]} for row in with_empty_cells(column, value)]
-    name = {"text": "eng", "label": "Subject"}[column]
-    shown = ", ".join(str(row) for row in EMPTY_AT[:5])
-    for path in (write_csv(tmp_path / "questions.csv", renamed), write_jsonl(tmp_path / "questions.jsonl", renamed)):
-        message = rf"{path.name}: 7 empty or whitespace-only {column} cells in column '{name}', at rows {shown}, …"
-        with pytest.raises(ValueError, match=message + r" \(data rows counted from 1.*drop_rows_with_empty_cells"):
-            load_corpus(path, text_column="eng", label_column="Subject")
-
-
-@pytest.mark.reliability
-def test_empty_cells_of_a_split_file_and_missing_cells_are_named(tmp_path):
-    """A folder's validation file, and a missing (null) label in Parquet, each named with its own row."""
-    write_csv(tmp_path / "train.csv", ROWS)
-    write_csv(tmp_path / "validation.csv", with_empty_cells("label", "", ROWS[:5], at=[2]))
-    with pytest.raises(ValueError, match=r"validation\.csv: 1 empty or whitespace-only label cell in .*, at row 2 \("):
-        load_corpus(tmp_path)
-    Dataset.from_list(with_empty_cells("label", None, at=[4])).to_parquet(str(tmp_path / "nulls.parquet"))
-    with pytest.raises(ValueError, match=r"nulls\.parquet: 1 empty or whitespace-only label cell .*, at row 4 \("):
-        load_corpus(tmp_path / "nulls.parquet")
-
-
-@pytest.mark.reliability
-def test_the_drop_option_leaves_out_rows_with_empty_cells_and_counts_them(tmp_path, caplog):
-    from posenc_hf.folder.card_data import data_fields
-    from posenc_hf.training.runner import data_summary
-
-    empty = [{"text": " ", "label": "Maths"}, {"text": "a question", "label": ""}, {"text": "", "label": "\t"}]
-    path = write_csv(tmp_path / "questions.csv", [*ROWS[:7], *empty, *ROWS[7:]])
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.data.empty_cells"):
-        corpus = load_corpus(path, drop_rows_with_empty_cells=True)
-    assert_split_80_10_10(corpus)  # the labels '' and '\t' are no classes, the texts ' ' and '' in no split
-    assert corpus.dropped_rows == {str(path): {"rows": 3, "columns": {"text": 2, "label": 2}}}
-    assert f"{path}: dropped 3 rows with an empty or whitespace-only cell (column 'text': 2, column 'label': 2" in (
-        caplog.text
-    )
-    data_info = data_summary(str(path), corpus, dropping_empty_cells=True)
-    description = data_fields(data_info, SUBJECTS)["data_description"]
-    assert description.endswith(
-        "(`drop_rows_with_empty_cells`): 3 of `questions.csv` (2 in column `text`, 2 in column `label`)."
-    )
 
 
 # --- malformed files ------------------------------------------------------------------------------
@@ -346,7 +250,7 @@ def test_the_drop_option_leaves_out_rows_with_empty_cells_and_counts_them(tmp_pa
 )
 def test_a_malformed_csv_or_tsv_keeps_the_parsers_reason_and_line(tmp_path, name, bad_line, reason):
     """Line 4 of the file (data row 3): the parser's words, not datasets' "An error occurred while generating"."""
-    path = write_csv(tmp_path / name, ROWS, delimiter="\t" if name.endswith(".tsv") else ",")
+    path = write_csv(tmp_path / name, SUBJECT_ROWS, delimiter="\t" if name.endswith(".tsv") else ",")
     lines = path.read_text().splitlines()
     path.write_text("\n".join([*lines[:3], bad_line, *lines[3:]]) + "\n")
     with pytest.raises(ValueError, match=rf"^could not read .*{name.replace('.', '[.]')} as csv: .*{reason}$"):
@@ -354,29 +258,29 @@ def test_a_malformed_csv_or_tsv_keeps_the_parsers_reason_and_line(tmp_path, name
 
 
 def test_label_counts_of_a_split_follow_its_selection_of_rows(tmp_path):
-    corpus = load_corpus(write_csv(tmp_path / "questions.csv", ROWS))
+    corpus = load_corpus(write_csv(tmp_path / "questions.csv", SUBJECT_ROWS))
     shuffled = corpus["train"].shuffle(seed=0).select(range(5))
     assert label_array(shuffled).tolist() == list(shuffled["label"])
     assert label_counts(shuffled) == {name: Counter(label_names_of({"s": shuffled}, "s"))[name] for name in SUBJECTS}
 
 
 def test_class_too_small_to_stratify_is_named_with_its_count(tmp_path):
-    rows = [*ROWS, {"text": "a question about art", "label": "Art"}, {"text": "art again", "label": "Art"}]
+    rows = [*SUBJECT_ROWS, {"text": "a question about art", "label": "Art"}, {"text": "art again", "label": "Art"}]
     with pytest.raises(ValueError, match=r"'Art'.*\b2 row.*questions\.csv"):
         load_corpus(write_csv(tmp_path / "questions.csv", rows))
 
 
 def test_a_small_class_still_reaches_every_split(tmp_path):
-    rows = [*ROWS, *({"text": f"art question {i}", "label": "Art"} for i in range(3))]
+    rows = [*SUBJECT_ROWS, *({"text": f"art question {i}", "label": "Art"} for i in range(3))]
     corpus = load_corpus(write_csv(tmp_path / "questions.csv", rows))
     assert [Counter(label_names_of(corpus, split))["Art"] for split in SPLITS] == [1, 1, 1]
 
 
 def test_two_processes_encode_the_same_rows_and_name_the_same_bad_row(tmp_path):
-    path = write_csv(tmp_path / "questions.csv", ROWS)
+    path = write_csv(tmp_path / "questions.csv", SUBJECT_ROWS)
     one, two = load_corpus(path), load_corpus(path, num_proc=2)
     assert all(one[split]["text"] == two[split]["text"] for split in SPLITS)
-    rows = [*ROWS[:30], {"text": "a question about art", "label": "Art"}, *ROWS[30:]]
+    rows = [*SUBJECT_ROWS[:30], {"text": "a question about art", "label": "Art"}, *SUBJECT_ROWS[30:]]
     with pytest.raises(ValueError, match=r"'Art'.*row 31\b.*art\.csv"):
         load_corpus(write_csv(tmp_path / "art.csv", rows), label_names=SUBJECTS, num_proc=2)
 
@@ -401,11 +305,11 @@ def test_unreadable_files_are_named(tmp_path, name, content, message):
 def test_missing_file_and_unnamed_split_files(tmp_path):
     with pytest.raises(ValueError, match=r"absent\.csv"):
         load_corpus(tmp_path / "absent.csv")
-    write_csv(tmp_path / "test.csv", ROWS)
-    write_csv(tmp_path / "valid.csv", ROWS)
+    write_csv(tmp_path / "test.csv", SUBJECT_ROWS)
+    write_csv(tmp_path / "valid.csv", SUBJECT_ROWS)
     with pytest.raises(ValueError, match=r"train\b.*validation, test"):
         load_corpus(tmp_path)
-    write_csv(tmp_path / "extra.csv", ROWS)
+    write_csv(tmp_path / "extra.csv", SUBJECT_ROWS)
     with pytest.raises(ValueError, match=r"extra\.csv"):
         load_corpus(tmp_path)
 
@@ -422,7 +326,7 @@ def test_missing_file_and_unnamed_split_files(tmp_path):
 )
 def test_bad_options_are_named(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
-        load_corpus(write_csv(tmp_path / "questions.csv", ROWS), **options)
+        load_corpus(write_csv(tmp_path / "questions.csv", SUBJECT_ROWS), **options)
 
 
 def test_each_source_has_a_short_name_saying_what_it_is(tmp_path):
@@ -431,7 +335,7 @@ def test_each_source_has_a_short_name_saying_what_it_is(tmp_path):
     folder.mkdir()
     cases = {
         "subject": ("corpus", "subject"),
-        str(write_csv(tmp_path / "reviews.csv", ROWS)): ("file", "reviews"),
+        str(write_csv(tmp_path / "reviews.csv", SUBJECT_ROWS)): ("file", "reviews"),
         "../work/missing.tsv": ("file", "missing"),
         str(folder) + "/": ("folder", "my_reviews"),
         "dair-ai/emotion": ("hub", "emotion"),

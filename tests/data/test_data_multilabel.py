@@ -7,18 +7,13 @@ from collections import Counter
 
 import pytest
 from datasets import ClassLabel, Dataset, Features, List, Value
-from helpers import MULTI_LABELS, multi_label_rows
+from helpers import MULTI_LABELS, multi_label_rows, write_jsonl
 
 from posenc_hf.data.labels import class_names, is_multi_label, label_counts, multi_hot
 from posenc_hf.data.sources import SPLITS, load_corpus
 
 ROWS = multi_label_rows(40)
 EXPECTED_FEATURES = Features({"text": Value("string"), "label": List(ClassLabel(names=MULTI_LABELS))})
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
 
 
 def write_csv(path, rows):

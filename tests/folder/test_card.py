@@ -6,8 +6,7 @@ import string
 
 import helpers
 import pytest
-import yaml
-from helpers import REPO_ROOT
+from helpers import CARD_TEMPLATE, assert_per_class_rows, front_matter_and_body
 from huggingface_hub import ModelCard
 from transformers import TrainingArguments
 
@@ -23,7 +22,6 @@ from posenc_hf.folder.metrics import classification_report
 from posenc_hf.folder.plots import write_all_plots
 from posenc_hf.model.positions_posenc import POSITION_EMBEDDINGS
 
-TEMPLATE = REPO_ROOT / "model_card.md"
 LABELS = ["Biology", "Chemistry", "Maths", "Physics"]
 LOG_HISTORY = [
     {"loss": 1.3, "epoch": 1.0},
@@ -42,12 +40,6 @@ DATA_INFO = {
     "datasheet": "posenc_hf/data/corpora/subject/DATASHEET.md",
     "example_text": "what is the derivative of sin x",
 }
-
-
-def assert_per_class_rows(card, per_class):
-    """The card's per-class table holds each class's precision, recall and F1."""
-    for name, scores in per_class.items():
-        assert f"| `{name}` | {scores['precision']:.4f} | {scores['recall']:.4f} | {scores['f1']:.4f} |" in card
 
 
 def tiny_model(position_embedding_type="learned"):
@@ -91,14 +83,8 @@ def card_inputs(card_folder, test_report):
     }
 
 
-def front_matter_and_body(card):
-    assert card.startswith("---\n")
-    _, front_matter, body = card.split("---\n", 2)
-    return yaml.safe_load(front_matter), body
-
-
 def test_card_reports_the_real_model_run_and_scores(card_inputs, test_report):
-    card = render_model_card(TEMPLATE, **card_inputs)
+    card = render_model_card(CARD_TEMPLATE, **card_inputs)
     num_parameters = sum(p.numel() for p in card_inputs["model"].parameters())
     for expected in [
         "| hidden size | 16 |",
@@ -122,14 +108,14 @@ def test_card_reports_the_real_model_run_and_scores(card_inputs, test_report):
 
 
 def test_card_embeds_every_plot_that_exists(card_inputs, card_folder):
-    card = render_model_card(TEMPLATE, **card_inputs)
+    card = render_model_card(CARD_TEMPLATE, **card_inputs)
     embedded = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", card)
     assert sorted(embedded) == sorted(card_inputs["plots"].values())
     assert all((card_folder / path).is_file() for path in embedded)
 
 
 def test_hub_metadata(card_inputs):
-    metadata, _ = front_matter_and_body(render_model_card(TEMPLATE, **card_inputs))
+    metadata, _ = front_matter_and_body(render_model_card(CARD_TEMPLATE, **card_inputs))
     assert metadata["library_name"] == "transformers"
     assert metadata["pipeline_tag"] == "text-classification"
     assert metadata["license"] == "apache-2.0"
@@ -146,7 +132,7 @@ def test_hub_metadata(card_inputs):
 
 def test_huggingface_hub_reads_the_written_card_back(card_inputs, card_folder):
     """The Hub's own card class parses the folder's README.md: its metadata and one test score per metric."""
-    card = ModelCard.load(write_model_card(card_folder, TEMPLATE, **card_inputs))
+    card = ModelCard.load(write_model_card(card_folder, CARD_TEMPLATE, **card_inputs))
     assert (card.data.pipeline_tag, card.data.model_name) == ("text-classification", "posenc-subject")
     test = card_inputs["metrics"]["test"]
     scores = {(r.metric_type, r.dataset_split): r.metric_value for r in card.data.eval_results}
@@ -171,7 +157,7 @@ def test_the_masked_lm_card_is_a_fill_mask_card_of_its_encoder(tmp_path):
 def test_card_metrics_round_trip_the_metrics_json(card_inputs, card_folder):
     metrics_json = card_folder / "metrics.json"
     metrics_json.write_text(json.dumps(card_inputs["metrics"]))
-    card = write_model_card(card_folder, TEMPLATE, **card_inputs).read_text(encoding="utf-8")
+    card = write_model_card(card_folder, CARD_TEMPLATE, **card_inputs).read_text(encoding="utf-8")
     test = json.loads(metrics_json.read_text())["test"]
     assert read_card_metrics(card) == {"accuracy": test["accuracy"], "macro_f1": test["macro_f1"]}
 
@@ -179,7 +165,7 @@ def test_card_metrics_round_trip_the_metrics_json(card_inputs, card_folder):
 def test_minimal_data_info_no_position_table_no_validation(test_report, tmp_path):
     """Only the required keys, a "none" model and no plots: the card still renders, without gaps."""
     card = render_model_card(
-        TEMPLATE,
+        CARD_TEMPLATE,
         model=tiny_model("none"),
         training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
         metrics={"test": test_report},
@@ -199,7 +185,7 @@ def test_minimal_data_info_no_position_table_no_validation(test_report, tmp_path
 def test_the_card_states_what_the_position_encoding_says_of_itself(kind, test_report, tmp_path):
     model, facts = tiny_model(kind), POSITION_EMBEDDINGS[kind]
     card = render_model_card(
-        TEMPLATE,
+        CARD_TEMPLATE,
         model=model,
         training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
         metrics={"test": test_report},
@@ -217,7 +203,7 @@ def test_the_card_states_what_the_position_encoding_says_of_itself(kind, test_re
 
 @pytest.mark.parametrize("name, expected", [("mmlu", "Measuring Massive Multitask"), ("goemotions", "GoEmotions")])
 def test_known_corpora_are_cited(card_inputs, name, expected):
-    card = render_model_card(TEMPLATE, **{**card_inputs, "data_info": {**DATA_INFO, "name": name}})
+    card = render_model_card(CARD_TEMPLATE, **{**card_inputs, "data_info": {**DATA_INFO, "name": name}})
     assert expected in card
 
 
@@ -235,7 +221,7 @@ def test_best_validation_metrics_picks_the_best_macro_f1():
 
 def test_template_is_a_string_template_with_placeholders():
     """Filling it cannot leave one: `substitute` raises for any it is not given (the test below)."""
-    template = string.Template(TEMPLATE.read_text())
+    template = string.Template(CARD_TEMPLATE.read_text())
     assert template.is_valid() and {"title", "position_explanation", "test_scores_table"} <= set(
         template.get_identifiers()
     )
@@ -262,7 +248,7 @@ def run_data_info(corpus, tmp_path):
 )
 def test_a_runs_card_names_its_data_by_what_it_is(card_inputs, tmp_path, corpus, name, dataset_type):
     inputs = {**card_inputs, "model_id": None, "data_info": run_data_info(corpus, tmp_path)}
-    metadata, body = front_matter_and_body(render_model_card(TEMPLATE, **inputs))
+    metadata, body = front_matter_and_body(render_model_card(CARD_TEMPLATE, **inputs))
     assert body.lstrip().startswith(f"# posenc-{name}-learned\n")
     assert metadata["model-index"][0]["results"][0]["dataset"] == {"name": name, "type": dataset_type, "split": "test"}
     assert ("Data licence: Apache-2.0" in body) == (corpus == "subject")  # a user's data gets no licence of ours
@@ -270,75 +256,9 @@ def test_a_runs_card_names_its_data_by_what_it_is(card_inputs, tmp_path, corpus,
 
 def test_a_users_file_named_like_a_built_in_corpus_gets_no_built_in_licence(card_inputs, tmp_path):
     inputs = {**card_inputs, "data_info": run_data_info("../work/subject.csv", tmp_path)}
-    _, body = front_matter_and_body(render_model_card(TEMPLATE, **inputs))
+    _, body = front_matter_and_body(render_model_card(CARD_TEMPLATE, **inputs))
     assert "Texts and labels read from `subject.csv`." in body
     assert "Written for this project" not in body and "Data licence" not in body
-
-
-# --- a multi-label model's card ---------------------------------------------------------------
-
-EMOTIONS = ["anger", "fear", "joy"]
-MULTI_LABEL_LOG = [
-    {"loss": 0.7, "epoch": 1.0},
-    {"eval_loss": 0.6, "eval_micro_f1": 0.41, "eval_macro_f1": 0.3, "epoch": 1.0},
-    {"loss": 0.5, "epoch": 2.0},
-    {"eval_loss": 0.55, "eval_micro_f1": 0.52, "eval_macro_f1": 0.44, "epoch": 2.0},
-]
-
-
-@pytest.fixture(scope="module")
-def multi_label_inputs(tmp_path_factory):
-    import numpy as np
-
-    from posenc_hf.folder.metrics import multi_label_report
-    from posenc_hf.folder.plots import write_multi_label_plots
-
-    folder = tmp_path_factory.mktemp("multi_label_card")
-    model = helpers.tiny_model(num_labels=3, problem_type="multi_label_classification")
-    references = [[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 1]]
-    logits = np.array([[2, -2, 0.1], [-2, 1, 1], [1, -1, -3], [-1, -2, -2], [-3, -3, 2]], dtype=np.float32)
-    test = multi_label_report(logits, references, EMOTIONS, threshold=0.35)
-    metrics = {
-        "test": test,
-        "validation": best_validation_metrics(MULTI_LABEL_LOG),
-        "validation_at_threshold": {"threshold": 0.35, "micro_f1": 0.5, "macro_f1": 0.47},
-    }
-    data_info = {"name": "feelings", "splits": {"train": 40, "validation": 5, "test": 5}, "file": "feelings.jsonl"}
-    return {
-        "model": model,
-        "training_args": TrainingArguments(output_dir=str(folder / "run"), report_to=[]),
-        "metrics": metrics,
-        "data_info": {**data_info, "label_names": EMOTIONS},
-        "plots": write_multi_label_plots(folder, MULTI_LABEL_LOG, model, test),
-        "model_id": "someone/posenc-feelings",
-    }
-
-
-def test_a_multi_label_card_reports_micro_and_macro_f1_per_label_and_the_threshold(multi_label_inputs):
-    card = render_model_card(TEMPLATE, **multi_label_inputs)
-    metadata, body = front_matter_and_body(card)
-    test = multi_label_inputs["metrics"]["test"]
-    for expected in [
-        "tags English text with any number of its 3 labels (anger, fear, joy)",
-        f"Test micro-F1 {test['micro_f1']:.4f}, macro-F1 {test['macro_f1']:.4f} at the decision threshold 0.35",
-        f"| micro-F1 | {test['micro_f1']:.4f} |",
-        f"| macro-F1 | {test['macro_f1']:.4f} |",
-        f"| exact match (all of a text's labels right) | {test['exact_match']:.4f} |",
-        "On the held-out **test** split (5 examples)",
-        "decision threshold **0.35**, chosen on the validation split",
-        "(validation macro-F1 0.4700 at it)",
-        "`multi_label_threshold`",
-        "(epoch 2) at threshold 0.5: micro-F1 0.5200, macro-F1 0.4400, loss 0.5500",
-        "print(classifier('A short text to classify.', top_k=None, truncation=True))",
-        "applies a sigmoid to each label",
-        "![Test F1 per label](plots/per_class_f1.png)",
-    ]:
-        assert expected in body, expected
-    assert_per_class_rows(body, test["per_class"])
-    assert "accuracy" not in body.split("## Evaluation")[1].split("## Limitations")[0]
-    assert "always answers with one of" not in body
-    assert "multi-label-classification" in metadata["tags"] and metadata["metrics"] == ["f1"]
-    assert read_card_metrics(card) == {"micro_f1": test["micro_f1"], "macro_f1": test["macro_f1"]}
 
 
 # --- what the card says of each position scheme -----------------------------------------------
@@ -357,7 +277,7 @@ def scheme_card(kind, test_report, folder, **overrides):
     model = helpers.tiny_model(num_attention_heads=2, num_labels=4, position_embedding_type=kind, **overrides)
     plots = write_all_plots(folder, LOG_HISTORY, model, test_report["confusion_matrix"], LABELS)
     card = render_model_card(
-        TEMPLATE,
+        CARD_TEMPLATE,
         model=model,
         training_args=TrainingArguments(output_dir=str(folder), report_to=[]),
         metrics={"test": test_report},
@@ -387,7 +307,7 @@ def test_the_card_embeds_and_links_the_plots_of_what_its_scheme_holds(kind, test
 def test_a_card_without_plots_names_none(test_report, tmp_path):
     """The card written before its plots (training.add_reports writes it again with them) links nothing."""
     card = render_model_card(
-        TEMPLATE,
+        CARD_TEMPLATE,
         model=tiny_model("alibi"),
         training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
         metrics={"test": test_report},

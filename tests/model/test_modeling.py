@@ -1,5 +1,7 @@
-"""PosEncModel, PosEncForSequenceClassification and PosEncForMaskedLM: shapes, attention backends,
-padding, position tables, losses, bad inputs, and save/load."""
+"""PosEncModel and PosEncForSequenceClassification (modeling_posenc.py): shapes, attention backends, padding,
+over-long input, position tables, save/load and transformers' conventions. The input checks, heads, speed
+paths and the masked LM have their own files (test_checks.py, test_heads.py, test_fast_paths.py,
+test_masked_lm.py)."""
 
 import copy
 import itertools
@@ -8,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import TINY_MAX_LENGTH, batch, tiny_config, tiny_model
-from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
+from helpers import batch, tiny_config, tiny_model
+from transformers import AutoModel, AutoModelForSequenceClassification
 
 import posenc_hf
-from posenc_hf import PosEncForMaskedLM, PosEncForSequenceClassification, PosEncModel
+from posenc_hf import PosEncForSequenceClassification, PosEncModel
 from posenc_hf.model.configuration_posenc import LAYER_NORM_POSITIONS, POOLING_TYPES, POSITION_EMBEDDING_TYPES
 
 
@@ -118,48 +120,6 @@ def test_only_the_symmetric_schemes_read_a_text_and_its_reverse_alike(position):
     assert same == (position in ("none", "alibi", "kerple"))
 
 
-# --- bad inputs (docs/reliability.md, §1 model): rejected before the first layer runs ----------
-
-
-@pytest.fixture(scope="module")
-def folder_model(tiny_folder):
-    """The tiny folder's classifier, as `AutoModelForSequenceClassification` loads it."""
-    return AutoModelForSequenceClassification.from_pretrained(tiny_folder).eval()
-
-
-@pytest.mark.reliability
-@pytest.mark.parametrize(
-    "make_input, message",
-    [
-        (lambda: "cell atom", "input_ids must be a torch.Tensor, got str"),
-        (lambda: [[2, 10, 3]], "input_ids must be a torch.Tensor, got list"),
-        (lambda: torch.tensor([[2.0, 10.0, 3.0]]), "integer token ids, got dtype torch.float32"),
-        (lambda: torch.tensor([2, 10, 3]), r"2 dimensions .* got shape \(3,\): add the batch dimension"),
-        (lambda: torch.zeros(1, 0, dtype=torch.long), r"input_ids is empty \(shape \(1, 0\)\)"),
-        (lambda: torch.tensor([[2, 10**6, 3]]), r"token id 1000000, outside the vocabulary \[0, \d+\)"),
-        (lambda: torch.tensor([[2, -1, 3]]), r"token id -1, outside the vocabulary"),
-        (lambda: torch.ones(1, 100 * TINY_MAX_LENGTH, dtype=torch.long), "length 3200 is longer than .*=32"),
-    ],
-    ids=["str", "list", "float", "1-d", "empty", "id-too-big", "id-negative", "100x-too-long"],
-)
-def test_model_rejects_bad_input_ids_naming_the_problem(folder_model, make_input, message):
-    with pytest.raises(ValueError, match=message):
-        folder_model(make_input())
-
-
-@pytest.mark.reliability
-def test_model_attention_mask_of_another_shape(folder_model):
-    with pytest.raises(ValueError, match=r"attention_mask has shape \(2, 4\).*\(2, 5\)"):
-        folder_model(torch.ones(2, 5, dtype=torch.long), attention_mask=torch.ones(2, 4, dtype=torch.long))
-
-
-@pytest.mark.reliability
-def test_model_all_padding_mask_gives_finite_logits(folder_model):
-    mask = torch.zeros(1, 5, dtype=torch.long)
-    logits = folder_model(torch.ones(1, 5, dtype=torch.long), attention_mask=mask).logits
-    assert torch.isfinite(logits).all()
-
-
 # --- over-long inputs and resizing ------------------------------------------------------------
 
 
@@ -256,55 +216,6 @@ def test_buffers_are_initialised_when_loading(position, tmp_path):
         torch.testing.assert_close(buffers[name], expected)
 
 
-# --- losses ------------------------------------------------------------------------------------
-
-
-def test_single_label_loss_is_cross_entropy():
-    model = tiny_model()
-    labels = torch.tensor([2, 0])
-    out = model(batch(), labels=labels)
-    torch.testing.assert_close(out.loss, torch.nn.functional.cross_entropy(out.logits, labels))
-    assert model.config.problem_type == "single_label_classification"
-
-
-def test_multi_label_loss_is_binary_cross_entropy():
-    model = tiny_model()
-    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-    out = model(batch(), labels=labels)
-    expected = torch.nn.functional.binary_cross_entropy_with_logits(out.logits, labels)
-    torch.testing.assert_close(out.loss, expected)
-    assert model.config.problem_type == "multi_label_classification"
-
-
-def test_regression_loss_is_mse():
-    model = tiny_model(num_labels=1)
-    labels = torch.tensor([0.5, -1.0])
-    out = model(batch(), labels=labels)
-    torch.testing.assert_close(out.loss, torch.nn.functional.mse_loss(out.logits.squeeze(-1), labels))
-    assert model.config.problem_type == "regression"
-
-
-def test_num_items_in_batch_sums_then_divides():
-    """Trainer's contract: with num_items_in_batch the loss is sum / items over all micro-batches,
-    so two halves of a batch add up to the loss of the whole batch."""
-    model = tiny_model()
-    input_ids, labels = batch(4, 6), torch.tensor([0, 1, 2, 1])
-    whole = model(input_ids, labels=labels).loss
-    halves = sum(
-        model(input_ids[i : i + 2], labels=labels[i : i + 2], num_items_in_batch=torch.tensor(4)).loss for i in (0, 2)
-    )
-    torch.testing.assert_close(halves, whole)
-
-
-def test_ignored_labels_do_not_count():
-    model = tiny_model()
-    input_ids = batch(3, 6)
-    out = model(input_ids, labels=torch.tensor([1, -100, 2]), num_items_in_batch=torch.tensor(2))
-    logits = model(input_ids).logits
-    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([1, 2]))
-    torch.testing.assert_close(out.loss, expected)
-
-
 # --- save and load -----------------------------------------------------------------------------
 
 
@@ -351,77 +262,6 @@ def test_auto_model_loads_the_encoder_out_of_a_classification_folder(tmp_path):
     assert isinstance(encoder, PosEncModel)
     input_ids = batch()
     assert torch.equal(encoder(input_ids).last_hidden_state, model.posenc(input_ids).last_hidden_state)
-
-
-# --- speed paths: cheap CPU dropout and skipping padding -------------------------------------
-
-
-def test_fast_dropout_drops_the_asked_share_and_keeps_the_mean():
-    from posenc_hf.model.fast_paths_posenc import fast_dropout
-
-    torch.manual_seed(0)
-    ones = torch.ones(400, 1000)
-    dropped = fast_dropout(ones, 0.1, training=True)
-    assert (dropped == 0).float().mean().item() == pytest.approx(0.1, abs=0.003)
-    assert dropped.mean().item() == pytest.approx(1.0, abs=0.01)
-    assert torch.equal(fast_dropout(ones, 0.1, training=False), ones)
-
-
-def test_training_with_attention_dropout_runs_and_is_seeded():
-    model = tiny_model(attention_probs_dropout_prob=0.1).train()
-    input_ids, mask = batch(2, 8), torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
-    torch.manual_seed(3)
-    first = model(input_ids, attention_mask=mask).logits
-    torch.manual_seed(3)
-    again = model(input_ids, attention_mask=mask).logits
-    assert torch.equal(first, again)
-    assert not torch.allclose(first, model.eval()(input_ids, attention_mask=mask).logits)
-
-
-def test_padding_positions_are_skipped_and_come_back_as_zeros():
-    model = tiny_model()
-    input_ids, mask = batch(2, 8), torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
-    out = model.posenc(input_ids, attention_mask=mask, output_hidden_states=True)
-    assert out.last_hidden_state[1, 5:].abs().max() == 0
-    assert out.last_hidden_state[1, :5].abs().min() > 0
-    torch.testing.assert_close(
-        out.last_hidden_state[1, :5], model.posenc(input_ids[1:, :5]).last_hidden_state[0], atol=1e-5, rtol=0
-    )
-
-
-def test_cpu_attention_runs_in_float32_for_half_precision_inputs():
-    from posenc_hf.model.fast_paths_posenc import float32_attention
-    from posenc_hf.model.modeling_posenc import eager_attention_forward
-
-    seen = []
-
-    def recording(module, query, key, value, attention_mask, **kwargs):
-        seen.append((query.dtype, attention_mask.dtype, torch.is_autocast_enabled("cpu")))
-        return eager_attention_forward(module, query, key, value, attention_mask, **kwargs)
-
-    module = torch.nn.Module().eval()
-    query, key, value = torch.randn(3, 2, 4, 5, 8).unbind(0)
-    mask = torch.zeros(2, 1, 1, 5).masked_fill(torch.tensor([False, False, False, True, True]), -1e30)
-    expected, _ = eager_attention_forward(module, query, key, value, mask, scaling=8**-0.5)
-    half = [t.to(torch.bfloat16) for t in (query, key, value, mask)]
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        output, _ = float32_attention(recording)(module, *half, scaling=8**-0.5)
-    assert seen == [(torch.float32, torch.float32, False)]
-    assert output.dtype == torch.bfloat16
-    torch.testing.assert_close(output.float(), expected, atol=3e-2, rtol=3e-2)
-
-
-@pytest.mark.parametrize("implementation", ["sdpa", "eager"])
-def test_bf16_autocast_on_cpu_matches_float32(implementation):
-    model = tiny_model(attn_implementation=implementation)
-    input_ids, mask = batch(3, 9), torch.ones(3, 9, dtype=torch.long)
-    mask[0, 5:] = 0
-    expected = model(input_ids, attention_mask=mask).logits
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        logits = model(input_ids, attention_mask=mask).logits
-    torch.testing.assert_close(logits.float(), expected, atol=5e-2, rtol=5e-2)
-    model.to(torch.bfloat16)
-    torch.testing.assert_close(model(input_ids, attention_mask=mask).logits.float(), expected, atol=5e-2, rtol=5e-2)
 
 
 # --- transformers conventions: config-driven outputs, activation checkpointing, new heads -------
@@ -556,61 +396,3 @@ def test_fine_tune_a_4_label_folder_on_a_3_label_csv_as_run_classification_does(
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model")
     assert reloaded.config.id2label == {0: "negative", 1: "neutral", 2: "positive"}
     assert reloaded.classifier.weight.shape[0] == 3
-
-
-# --- PosEncForMaskedLM: loss, sparse prediction, tied embedding, save/load ----------------------
-
-
-def tiny_mlm(seed=0, **overrides):
-    return tiny_model(PosEncForMaskedLM, seed=seed, **{"vocab_size": 40, **overrides})
-
-
-def masked_batch(vocab_size=40, seed=1):
-    generator = torch.Generator().manual_seed(seed)
-    input_ids = torch.randint(5, vocab_size, (3, 8), generator=generator)
-    labels = torch.full_like(input_ids, -100)
-    labels[0, 1], labels[1, 3], labels[1, 6], labels[2, 0] = 7, 11, 5, 30
-    return input_ids, labels
-
-
-def test_mlm_loss_is_cross_entropy_over_masked_positions_only():
-    model = tiny_mlm()
-    input_ids, labels = masked_batch()
-    out = model(input_ids, labels=labels)
-    assert out.logits.shape == (3, 8, 40)
-    masked = labels != -100
-    expected = torch.nn.functional.cross_entropy(out.logits[masked], labels[masked])
-    torch.testing.assert_close(out.loss, expected)
-
-
-def test_sparse_prediction_gives_the_same_loss_on_masked_logits_only():
-    model = tiny_mlm()
-    input_ids, labels = masked_batch()
-    dense = model(input_ids, labels=labels)
-    model.sparse_prediction = True
-    sparse = model(input_ids, labels=labels)
-    assert sparse.logits.shape == (4, 40)
-    torch.testing.assert_close(sparse.loss, dense.loss)
-    torch.testing.assert_close(sparse.logits, dense.logits[labels != -100])
-    assert model(input_ids).logits.shape == (3, 8, 40)  # without labels: every position
-
-
-def test_output_embedding_is_the_input_embedding():
-    model = tiny_mlm()
-    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
-    model.resize_token_embeddings(48)
-    assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
-    assert model.get_output_embeddings().weight.shape == (48, 16) and model.lm_head.decoder.bias.shape == (48,)
-
-
-def test_save_then_auto_model_for_masked_lm_gives_identical_logits(tmp_path):
-    model = tiny_mlm()
-    input_ids, _ = masked_batch()
-    model.save_pretrained(tmp_path)
-    auto_map = json.loads((tmp_path / "config.json").read_text())["auto_map"]
-    assert auto_map["AutoModelForMaskedLM"] == "modeling_posenc.PosEncForMaskedLM"
-    loaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
-    assert type(loaded) is PosEncForMaskedLM
-    assert loaded.get_output_embeddings().weight is loaded.get_input_embeddings().weight
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(input_ids).logits, model(input_ids).logits, atol=0, rtol=0)

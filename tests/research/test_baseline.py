@@ -1,8 +1,7 @@
 """`python -m research.baseline`: TF-IDF + logistic regression on the same splits as a PosEnc run."""
 
-import json
-
 import pytest
+from helpers import read_metrics
 
 from posenc_hf.training.prepare import load_data
 from research.baseline import main, parse_baseline_arguments, run_baseline
@@ -30,7 +29,7 @@ def tiny_csv(tmp_path):
 def test_baseline_command_writes_its_scores(tiny_csv, tmp_path, capsys):
     argv = [str(tiny_csv), "--seed", "3", "--output_dir", str(tmp_path / "out"), "--C", "1", "10"]
     assert main(argv) == 0  # what `python -m research.baseline ...` runs
-    report = json.loads((tmp_path / "out" / "baseline" / "metrics.json").read_text())
+    report = read_metrics(tmp_path / "out" / "baseline")
     assert report["splits"] == {"train": 48, "validation": 6, "test": 6}
     assert report["chosen"]["C"] in (1.0, 10.0) and report["chosen"]["class_weight"] in ("none", "balanced")
     assert report["test"]["accuracy"] == 1.0  # the subject words are a perfect cue

@@ -4,7 +4,7 @@ BERT of the quality comparison), each on the smoke config: what they write, not 
 import json
 
 import pytest
-from helpers import SMOKE
+from helpers import SMOKE, read_metrics
 
 FAST = ["--num_train_epochs", "2", "--num_threads", "1"]
 
@@ -33,5 +33,5 @@ def test_bert_peer_trains_bert_with_the_runs_sizes(tmp_path):
     assert config["architectures"] == ["BertForSequenceClassification"]
     assert config["hidden_size"] == 16 and config["num_hidden_layers"] == 1 and config["num_attention_heads"] == 2
     assert config["intermediate_size"] == 4 * 16 and config["id2label"]["0"] == "Biology"
-    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    metrics = read_metrics(tmp_path / "model")
     assert set(metrics["test"]) >= {"accuracy", "macro_f1"} and "validation" in metrics

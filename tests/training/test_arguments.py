@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 import yaml
-from helpers import CONFIG_ERRORS, REPO_ROOT, SMOKE
+from helpers import CONFIG_ERRORS, REPO_ROOT, RUN, SMOKE, read_metrics
 
 from posenc_hf import PosEncConfig
 from posenc_hf.data.tokenization import train_tokenizer
@@ -210,7 +210,7 @@ def test_a_run_with_randomized_alibi_positions_writes_a_folder_that_says_so(tmp_
     options = ["--position_embedding_type", "alibi", "--randomize_positions", "true"]
     options += ["--randomized_eval_positions", "sampled", "--max_position_embeddings", "64", "--num_threads", "1"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    command = [sys.executable, str(REPO_ROOT / "train" / "run.py"), SMOKE]
+    command = [sys.executable, RUN, SMOKE]
     command += ["--output_dir", str(tmp_path), *options]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -218,7 +218,7 @@ def test_a_run_with_randomized_alibi_positions_writes_a_folder_that_says_so(tmp_
     config = json.loads((folder / "config.json").read_text())
     assert (config["position_embedding_type"], config["max_position_embeddings"]) == ("alibi", 64)
     assert (config["randomize_positions"], config["randomized_eval_positions"]) == (True, "sampled")
-    settings = json.loads((folder / "metrics.json").read_text())["settings"]
+    settings = read_metrics(folder)["settings"]
     assert (settings["randomize_positions"], settings["randomized_eval_positions"]) == (True, "sampled")
     card = (folder / "README.md").read_text()
     assert "alibi" in yaml.safe_load(card.split("---\n", 2)[1])["tags"]

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import SMOKE, snapshot
+from helpers import SMOKE, read_metrics, snapshot
 
 from posenc_hf.folder.checkpoints import last_complete_checkpoint
 from posenc_hf.training.plan import read_plan
@@ -33,7 +33,7 @@ def finished_run(tmp_path_factory):
 
 
 def metrics(output_dir):
-    return json.loads((output_dir / "model" / "metrics.json").read_text())
+    return read_metrics(output_dir / "model")
 
 
 def card_settings(folder):

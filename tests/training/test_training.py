@@ -1,31 +1,22 @@
-"""The main job end to end on the tiny smoke config: `accelerate launch train/run.py`, the folder it
-writes (atomically), resuming, runs interrupted by signals (docs/reliability.md §3), DDP, masked-LM
-pretraining then fine-tuning, inference from the folder, the push path, and errors before training."""
+"""The main job end to end on the tiny smoke config (training/runner.py): `accelerate launch train/run.py`,
+the folder it writes, resuming, DDP, masked-LM pretraining then fine-tuning, inference from the folder, the
+push path, and errors before training. Writing the folder safely is in test_folder_writes.py, runs
+interrupted by signals in test_interrupts.py."""
 
-import errno
 import json
 import logging
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-import torch
-from helpers import REPO_ROOT, SMOKE, snapshot, write_good_folder
-from safetensors.torch import load_file
+from helpers import REPO_ROOT, RUN, SMOKE, read_metrics
 
 from posenc_hf.folder.card import read_card_metrics
 from posenc_hf.folder.predict import load_classifier
-from posenc_hf.training import prepare, runner, tasks
 
-RUN = str(REPO_ROOT / "train" / "run.py")
-HARNESS = str(REPO_ROOT / "tests" / "training" / "interrupt_harness.py")
 ACCELERATE = [sys.executable, "-m", "accelerate.commands.launch"]
 ACCELERATE += ["--config_file", str(REPO_ROOT / "train" / "accelerate.yaml")]  # the README's: nothing to warn about
 SAMPLE_TEXTS = [
@@ -61,10 +52,6 @@ def smoke_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smoke_folder(smoke_run):
     return smoke_run[0] / "model"
-
-
-def read_metrics(folder):
-    return json.loads((folder / "metrics.json").read_text())
 
 
 # --- what a run writes -----------------------------------------------------------------------
@@ -320,255 +307,12 @@ def test_output_dir_with_another_models_checkpoint_is_left_alone(tmp_path):
 
 
 def test_output_dir_with_a_differently_shaped_posenc_checkpoint_is_left_alone(smoke_run, tmp_path):
-    import shutil
 
     shutil.copytree(next(smoke_run[0].glob("checkpoint-*")), tmp_path / "checkpoint-6")
     result = train(tmp_path, "--hidden_size", "32", expect_ok=False)
     assert result.returncode != 0
     assert "hidden_size 16 -> 32" in result.stderr
     assert not (tmp_path / "model").exists()
-
-
-# --- the model folder is written atomically (docs/reliability.md §2) -------------------------------
-
-
-@pytest.mark.reliability
-def test_model_folder_weights_metrics_and_card_all_go_through_the_temporary_folder(tmp_path, monkeypatch):
-    """`write_model_folder` writes nothing into the final folder: a failure while writing the card
-    (the last essential file) leaves the previous folder as it was."""
-    dest = tmp_path / "model"
-    before = write_good_folder(dest)
-    written = {}
-
-    def failing_card(folder, *args, **kwargs):
-        written["card"] = Path(folder)
-        (Path(folder) / "README.md").write_text("half a ca")
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    saved = SimpleNamespace(weights=None, tokenizer=None)
-    model = SimpleNamespace(save_pretrained=lambda folder: setattr(saved, "weights", Path(folder)))
-    tokenizer = SimpleNamespace(save_pretrained=lambda folder: setattr(saved, "tokenizer", Path(folder)))
-    trainer = SimpleNamespace(model=model, state=SimpleNamespace(log_history=[]), args=None)
-    report = {"test": {"confusion_matrix": [[1]]}}
-    monkeypatch.setattr(tasks, "write_model_card", failing_card)
-
-    def write_card(staging):
-        tasks.Classification().write_card(staging, trainer, report, {"label_names": ["a"]}, "card.md", {})
-
-    with pytest.raises(OSError, match="No space left"):
-        runner.write_model_folder(dest, trainer, tokenizer, report, write_card)
-    staging = tmp_path / ".model.tmp"
-    assert saved.weights == saved.tokenizer == written["card"] == staging
-    assert snapshot(dest) == before and not staging.exists()
-
-
-@pytest.mark.reliability
-@pytest.mark.parametrize(
-    "failing, message",
-    [
-        ("plots", "Writing the plots failed (RuntimeError: no display)"),
-        ("card", "Writing the card with its plots failed (OSError: [Errno 28] No space left on device)"),
-    ],
-)
-def test_a_failing_report_step_is_named_in_one_line_and_the_folder_kept(tmp_path, caplog, failing, message):
-    """The plots, and the card written again to show them, come after the complete folder."""
-    folder = tmp_path / "model"
-    before = write_good_folder(folder)
-
-    def write_plots(into):
-        if failing == "plots":
-            raise RuntimeError("no display")
-        return {"loss": "plots/loss.png"}
-
-    def write_card(into, plots):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    with caplog.at_level(logging.WARNING, logger="posenc_hf.training.runner"):
-        runner.add_reports(folder, write_plots, write_card)
-    assert [record.getMessage() for record in caplog.records] == [
-        f"{message}; the model folder {folder} is complete without it"
-    ]
-    assert snapshot(folder) == before
-
-
-class LogLines(logging.Handler):
-    """Every message logged under `posenc_hf` while attached (a module-scoped fixture has no caplog)."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture(scope="module")
-def oversized_run(tmp_path_factory):
-    """An in-process smoke run with max_length 100,000 whose position-similarity plot fails as it did
-    on a 100,000-row table: (result, log lines)."""
-
-    def out_of_memory(model, path):
-        raise MemoryError("Unable to allocate 37.3 GiB for an array with shape (100000, 100000)")
-
-    from posenc_hf.folder import plots
-    from posenc_hf.training.plan import read_plan
-    from posenc_hf.training.runner import run_training
-
-    output_dir = tmp_path_factory.mktemp("oversized")
-    argv = [SMOKE, "--max_length", "100000", "--output_dir", str(output_dir), "--report_to", "none"]
-    log, logger = LogLines(), logging.getLogger("posenc_hf")
-    logger.addHandler(log)
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(plots, "plot_position_similarity", out_of_memory)
-            result = run_training(read_plan([*argv, "--num_threads", "1"]))
-    finally:
-        logger.removeHandler(log)
-    return result, log.lines
-
-
-@pytest.mark.reliability
-def test_an_oversized_max_length_is_clipped_before_training_said_in_the_log_and_the_card(oversized_run):
-    result, log = oversized_run
-    clipped = read_metrics(result.folder)["max_length_clipped"]
-    used, longest = clipped["clipped_to"], clipped["longest_training_text"]
-    assert clipped["asked"] == 100_000 and used == max(longest, prepare.LENGTH_KEPT) < 100_000
-    line = f"max_length 100000 clipped to {used}: the longest tokenized training text has {longest} tokens"
-    assert [entry for entry in log if "clipped" in entry] == [
-        f"{line} (a max_length up to {prepare.LENGTH_KEPT} is used as given)"
-    ]
-    assert json.loads((result.folder / "config.json").read_text())["max_position_embeddings"] == used
-    assert json.loads((result.folder / "tokenizer_config.json").read_text())["model_max_length"] == used
-    card = (result.folder / "README.md").read_text()
-    assert f"asked for `max_length` 100,000 and clipped it to {used:,} before training" in card
-    assert read_metrics(result.folder)["settings"]["max_length"] == 100_000  # what the run was given
-
-
-@pytest.mark.reliability
-def test_a_failing_plot_leaves_a_complete_folder_and_one_line_naming_it(oversized_run):
-    from posenc_hf.folder.checkpoints import check_model_folder
-
-    result, log = oversized_run
-    check_model_folder(result.folder)
-    assert [line for line in log if "failed" in line] == [
-        "Plot position_similarity failed (MemoryError: Unable to allocate 37.3 GiB for an array with shape "
-        "(100000, 100000)); the model folder is complete without it"
-    ]
-    plots = sorted(path.name for path in (result.folder / "plots").iterdir())
-    assert plots == ["confusion_matrix.png", "loss.png", "position_embeddings.png", "validation_metrics.png"]
-    card = (result.folder / "README.md").read_text()
-    assert "plots/loss.png" in card and "position_similarity" not in card
-    assert result.test_metrics == read_metrics(result.folder)["test"]
-
-
-def test_a_length_no_position_table_can_serve_is_refused_before_any_work(tmp_path):
-    from posenc_hf.training.plan import read_plan
-
-    with pytest.raises(ValueError, match=r"^max_length=100,000,000 cannot be served: .* x hidden_size 16 needs "):
-        read_plan([SMOKE, "--max_length", "100000000", "--output_dir", str(tmp_path / "run")])
-    assert not (tmp_path / "run").exists()
-
-
-# --- interrupted by signals, then resumed (docs/reliability.md §3) ---------------------------------
-# `interrupt_harness.py` runs the real `train/run.py` and pauses before a chosen step, so that each
-# signal lands at a known point (no race with a fast epoch). Every run uses one torch thread, so that
-# the uninterrupted reference can run beside the interrupted ones on two cores.
-
-SIGNAL_ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-ONE_THREAD = [SMOKE, "--num_threads", "1", "--output_dir"]
-
-
-def start(script, output_dir, env=SIGNAL_ENV):
-    command = [sys.executable, script, *ONE_THREAD, str(output_dir)]
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def finish(process):
-    """Wait for a run of the plain command; its stderr (the log)."""
-    stdout, stderr = process.communicate(timeout=600)
-    assert process.returncode == 0, stderr[-4000:]
-    return stderr
-
-
-def interrupt(output_dir, after_step, sig):
-    """The same command, sent `sig` while paused after optimizer step `after_step`."""
-    marker = Path(output_dir).parent / "paused"
-    marker.unlink(missing_ok=True)
-    env = {**SIGNAL_ENV, "PAUSE_AFTER_STEP": str(after_step), "PAUSE_MARKER": str(marker)}
-    process = start(HARNESS, output_dir, env)
-    deadline = time.monotonic() + 600
-    while not marker.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise AssertionError(f"never paused after step {after_step}:\n{process.communicate()[1][-4000:]}")
-        time.sleep(0.05)
-    process.send_signal(sig)
-    stdout, stderr = process.communicate(timeout=600)
-    return process.returncode, stdout, stderr
-
-
-def complete(checkpoint):
-    return (checkpoint / "trainer_state.json").is_file() and (checkpoint / "model.safetensors").is_file()
-
-
-def eval_losses(checkpoint):
-    history = json.loads((checkpoint / "trainer_state.json").read_text())["log_history"]
-    return [(entry["step"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
-
-
-@pytest.mark.slow
-@pytest.mark.reliability
-def test_interrupted_three_ways_then_resumed_ends_like_an_uninterrupted_run(tmp_path):
-    """SIGINT and SIGTERM stop cleanly after saving a checkpoint (exit code 130), SIGKILL loses only the
-    steps since the last checkpoint, a checkpoint left half-written by a kill is skipped, and rerunning
-    the same command each time ends with the model, validation and test metrics of an uninterrupted run
-    with the same seed."""
-    out = tmp_path / "run"  # 6 optimizer steps per epoch, 2 epochs; a checkpoint at the end of each
-    reference = tmp_path / "uninterrupted"
-    uninterrupted_run = start(RUN, reference)  # runs beside the interrupted ones
-
-    # 1. Ctrl-C in epoch 1: the step finishes, a checkpoint is saved, exit code 130.
-    code, stdout, _ = interrupt(out, 3, signal.SIGINT)
-    assert code == 130 and "Stopped (SIGINT) after saving a checkpoint" in stdout
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-4"] and complete(out / "checkpoint-4")
-
-    # 2. The same command resumes from it; SIGKILL in epoch 2, after checkpoint-6 is complete.
-    code, _, stderr = interrupt(out, 8, signal.SIGKILL)
-    assert code == -signal.SIGKILL
-    assert f"Found checkpoint {out / 'checkpoint-4'}" in stderr
-    assert complete(out / "checkpoint-6") and not (out / "model").exists()
-
-    # A kill while Trainer was writing checkpoint-12 would leave it like this: no trainer_state.json
-    # (written last), weights cut short.
-    half = out / "checkpoint-12"
-    shutil.copytree(out / "checkpoint-6", half)
-    (half / "trainer_state.json").unlink()
-    weights = (half / "model.safetensors").read_bytes()
-    (half / "model.safetensors").write_bytes(weights[: len(weights) // 3])
-
-    # 3. The same command skips the half-written checkpoint, resumes from checkpoint-6; SIGTERM.
-    code, stdout, stderr = interrupt(out, 9, signal.SIGTERM)
-    assert code == 130 and "Stopped (SIGTERM) after saving a checkpoint" in stdout
-    assert f"Skipping incomplete checkpoint {half}" in stderr
-    assert f"Found checkpoint {out / 'checkpoint-6'}" in stderr
-    assert complete(out / "checkpoint-10")
-
-    # 4. The same command, to the end: resumes from checkpoint-10.
-    assert f"Found checkpoint {out / 'checkpoint-10'}" in finish(start(RUN, out))
-
-    finish(uninterrupted_run)
-    resumed = json.loads((out / "model" / "metrics.json").read_text())
-    uninterrupted = json.loads((reference / "model" / "metrics.json").read_text())
-    assert resumed["test"] == uninterrupted["test"]
-    timing = ("runtime", "samples_per_second", "steps_per_second")
-    assert {k: v for k, v in resumed["validation"].items() if k not in timing} == {
-        k: v for k, v in uninterrupted["validation"].items() if k not in timing
-    }
-    assert eval_losses(out / "checkpoint-12") == eval_losses(reference / "checkpoint-12")
-    ours, theirs = load_file(out / "model" / "model.safetensors"), load_file(reference / "model" / "model.safetensors")
-    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
-    # Not compared: the logged training loss of an epoch that an interruption cut (Trainer does
-    # not checkpoint its running loss, so that log averages only the steps after the resume).
 
 
 # --- task mlm, then a classifier from its folder -------------------------------------------------
@@ -582,7 +326,7 @@ def test_pretrain_then_fine_tune_through_the_run_pipeline(tmp_path, caplog):
     pretrained = run_training(read_plan([SMOKE, "--task", "mlm", "--output_dir", str(tmp_path / "mlm"), *fast]))
     assert (pretrained.folder / "model.safetensors").is_file()
     scores = pretrained.test_metrics  # the masked LM's headline: its validation loss, as metrics.json holds it
-    assert scores == json.loads((pretrained.folder / "metrics.json").read_text())["validation"]
+    assert scores == read_metrics(pretrained.folder)["validation"]
     assert scores["perplexity"] == pytest.approx(math.exp(scores["mlm_loss"]))
     assert json.loads((pretrained.folder / "config.json").read_text())["architectures"] == ["PosEncForMaskedLM"]
     with caplog.at_level(logging.WARNING, logger="posenc_hf.training.pretrained"):

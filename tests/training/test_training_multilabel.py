@@ -9,7 +9,7 @@ import json
 import sys
 
 import pytest
-from helpers import MULTI_LABELS, SMOKE, multi_label_rows
+from helpers import MULTI_LABELS, SMOKE, multi_label_rows, read_metrics
 
 from posenc_hf.folder.predict import load_classifier, main
 from posenc_hf.training.plan import read_plan
@@ -35,7 +35,7 @@ def trained(request, tmp_path_factory):
     data, options = write_data(folder, request.param)
     argv = [SMOKE, "--corpus", str(data), "--output_dir", str(folder / "run"), "--num_train_epochs", "1", *options]
     result = run_training(read_plan(argv))
-    return result, json.loads((result.folder / "metrics.json").read_text())
+    return result, read_metrics(result.folder)
 
 
 def test_the_folder_is_a_multi_label_model_with_its_threshold(trained):
