@@ -182,16 +182,6 @@ def resolve_source(source: "str | os.PathLike | Source") -> Source:
     return Source(spec, "file" if path.is_file() or path.suffix.lower() in FILE_BUILDERS else "hub")
 
 
-def source_kind(source: str | os.PathLike) -> str:
-    """What `load_corpus` reads `source` as: "corpus", "folder", "file" or "hub" (`Source.kind`)."""
-    return resolve_source(source).kind
-
-
-def source_name(source: str | os.PathLike) -> str:
-    """A short name for the data (`Source.name`)."""
-    return resolve_source(source).name
-
-
 STREAMABLE_CORPORA = tuple(LABEL_NAMES)  # the named corpora that are files: the others are made in memory
 
 

@@ -329,11 +329,12 @@ classifier = AutoModelForSequenceClassification.from_pretrained("this-folder", n
 MASKED_LM_METADATA = ModelCardData(library_name="transformers", pipeline_tag="fill-mask", tags=["posenc", "masked-lm"])
 
 
-def write_masked_lm_card(folder, model, report):
-    """The masked LM's card: what the encoder is, what text it read, how to fine-tune it."""
+def write_masked_lm_card(folder, model, report, data_name):
+    """The masked LM's card: what the encoder is, what text it read (`data_name`: the run's data, named as
+    `data_summary` names it), how to fine-tune it."""
     config, validation = model.config, report["validation"]
     fields = {
-        "data_name": report["data_name"],
+        "data_name": data_name,
         "num_layers": config.num_hidden_layers,
         "hidden_size": config.hidden_size,
         "position_embedding_type": config.position_embedding_type,

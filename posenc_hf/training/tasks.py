@@ -22,7 +22,6 @@ from transformers import DataCollatorForLanguageModeling, DataCollatorWithPaddin
 
 from ..data.labels import class_names, is_multi_label, label_array
 from ..data.pretraining_texts import pretraining_texts
-from ..data.sources import source_name
 from ..data.tokenization import text_encoder
 from ..folder.card import best_validation_metrics, write_masked_lm_card, write_model_card
 from ..folder.card_training import kept_epoch
@@ -249,11 +248,10 @@ class MaskedLM:
             "texts": {split: len(rows) for split, rows in tokenized.items()},
             "pretrain_splits": list(data_args.pretrain_splits),
             "corpus": data_args.corpus,
-            "data_name": source_name(data_args.corpus),
         }
 
     def write_card(self, folder, trainer, report, data_info, card_template, plots):
-        write_masked_lm_card(folder, trainer.model, report)
+        write_masked_lm_card(folder, trainer.model, report, data_info["name"])
 
     def write_plots(self, folder, trainer, report, data_info):
         return {}  # a masked LM's card has none

@@ -13,7 +13,7 @@ from helpers import SUBJECT_ROWS, SUBJECTS, assert_split_80_10_10, label_names_o
 
 from posenc_hf.data.corpora import LABEL_NAMES
 from posenc_hf.data.labels import label_array, label_counts
-from posenc_hf.data.sources import SPLITS, load_corpus, source_kind, source_name
+from posenc_hf.data.sources import SPLITS, load_corpus, resolve_source
 
 # --- source kinds -----------------------------------------------------------------------------
 
@@ -340,4 +340,4 @@ def test_each_source_has_a_short_name_saying_what_it_is(tmp_path):
         str(folder) + "/": ("folder", "my_reviews"),
         "dair-ai/emotion": ("hub", "emotion"),
     }
-    assert {source: (source_kind(source), source_name(source)) for source in cases} == cases
+    assert {source: (resolve_source(source).kind, resolve_source(source).name) for source in cases} == cases

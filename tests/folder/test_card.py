@@ -143,12 +143,11 @@ def test_huggingface_hub_reads_the_written_card_back(card_inputs, card_folder):
 def test_the_masked_lm_card_is_a_fill_mask_card_of_its_encoder(tmp_path):
     model = helpers.tiny_model(PosEncForMaskedLM, num_hidden_layers=3, hidden_size=16)
     report = {
-        "data_name": "subject",
         "texts": {"train": 40, "validation": 8},
         "pretrain_splits": ["train", "unlabelled"],
         "validation": {"mlm_loss": 2.5, "perplexity": 12.18},
     }
-    card = ModelCard.load(write_masked_lm_card(tmp_path, model, report))
+    card = ModelCard.load(write_masked_lm_card(tmp_path, model, report, "subject"))
     assert card.data.pipeline_tag == "fill-mask" and "masked-lm" in card.data.tags
     assert "A 3-layer PosEnc encoder (hidden size 16, learned positions)" in card.text
     assert "40 texts of the train, unlabelled split(s)" in card.text and "perplexity 12.2" in card.text

@@ -91,7 +91,7 @@ def is_dataset_repo(folder: Path) -> bool:
 def check_hub_options(source: str, kind: str, hub: HubOptions) -> None:
     """Hub options apply to a Hub id or a dataset repo folder, a revision to a Hub id only; else name the field.
 
-    `kind` is `posenc_hf.data.sources.source_kind(source)`."""
+    `kind` is `posenc_hf.data.sources.resolve_source(source).kind`."""
     given = hub.given()
     repo = kind == "folder" and is_dataset_repo(Path(source).expanduser())
     if not given or kind == "hub" or (repo and "dataset_revision" not in given):
