@@ -25,7 +25,7 @@ from posenc_hf.model.configuration_posenc import POSITION_EMBEDDING_TYPES
 
 from ..study.runner import run_each
 from .report import write_report
-from .runner import RECIPES, X_TRANSFORMERS_OPTIONS, Plan, Point, RecipePoint, run_point, run_recipe_point
+from .runner import RECIPES, X_TRANSFORMERS_SCHEMES, Plan, Point, RecipePoint, run_point, run_recipe_point
 from .tasks import TASKS
 from .text import CORPORA, TextPlan, TextPoint, run_text_point
 
@@ -57,7 +57,7 @@ def grid(tasks, schemes, seeds, peers):
         if not (randomized and scheme == "none")
     ]
     if peers:
-        shared = [scheme for scheme in schemes if scheme in X_TRANSFORMERS_OPTIONS]
+        shared = [scheme for scheme in schemes if scheme in X_TRANSFORMERS_SCHEMES]
         points += [
             Point(task, scheme, False, seed, "x_transformers") for task, seed, scheme in product(tasks, seeds, shared)
         ]
@@ -75,7 +75,7 @@ def text_grid(corpora, schemes, seeds):
 
 def recipe_grid(tasks, schemes, seeds):
     """Every recipe for each scheme x-transformers shares (the in-distribution comparison is with its Encoder)."""
-    shared = [scheme for scheme in schemes if scheme in X_TRANSFORMERS_OPTIONS]
+    shared = [scheme for scheme in schemes if scheme in X_TRANSFORMERS_SCHEMES]
     return [RecipePoint(*point) for point in product(tasks, shared, RECIPES, seeds)]
 
 

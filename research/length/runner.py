@@ -20,6 +20,7 @@ from torch import nn
 from transformers import set_seed
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from bench.models import X_TRANSFORMERS_SCHEMES  # our scheme -> x-transformers' Encoder option for it
 from posenc_hf import PosEncForSequenceClassification
 from posenc_hf.data.tokenization import train_tokenizer
 from posenc_hf.training.arguments import ModelArguments
@@ -32,12 +33,6 @@ from .tasks import TASKS, make_split
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 VOCAB_SIZE = 256  # room for every task's words whole, beside the alphabet (the order task has 28 words)
-X_TRANSFORMERS_OPTIONS = {  # our scheme -> x-transformers' Encoder option for it
-    "learned": {},
-    "rotary": {"rotary_pos_emb": True},
-    "alibi": {"alibi_pos_bias": True},
-    "t5": {"rel_pos_bias": True},
-}
 
 
 @dataclass(frozen=True)
@@ -147,7 +142,7 @@ class XTransformersClassifier(nn.Module):
             dim=plan.hidden_size,
             depth=plan.num_hidden_layers,
             heads=plan.num_attention_heads,
-            **X_TRANSFORMERS_OPTIONS[point.scheme],
+            **X_TRANSFORMERS_SCHEMES[point.scheme],
         )
         self.model = TransformerWrapper(
             num_tokens=vocab_size,
