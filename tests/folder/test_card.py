@@ -48,6 +48,17 @@ def tiny_model(position_embedding_type="learned"):
     ).train()
 
 
+SMALL_DATA = {"name": "subject", "splits": {"train": 10, "test": 9}}  # only the keys a card needs
+
+
+def small_card(model, test_report, folder, plots=None, data_info=SMALL_DATA):
+    """The card of `model` from its test report alone: the required data keys, no validation, `plots` or none."""
+    training_args = TrainingArguments(output_dir=str(folder), report_to=[])
+    metrics = {"test": test_report}
+    return render_model_card(CARD_TEMPLATE, model=model, training_args=training_args, metrics=metrics,
+                             data_info=data_info, plots=plots or {})  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def test_report():
     return classification_report([0, 1, 2, 3, 0, 1, 2, 2, 3], [0, 1, 2, 3, 1, 1, 2, 3, 3], LABELS)
@@ -163,13 +174,11 @@ def test_card_metrics_round_trip_the_metrics_json(card_inputs, card_folder):
 
 def test_minimal_data_info_no_position_table_no_validation(test_report, tmp_path):
     """Only the required keys, a "none" model and no plots: the card still renders, without gaps."""
-    card = render_model_card(
-        CARD_TEMPLATE,
-        model=tiny_model("none"),
-        training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
-        metrics={"test": test_report},
+    card = small_card(
+        tiny_model("none"),
+        test_report,
+        tmp_path,
         data_info={"name": "my-csv", "splits": {"train": 10, "test": 9}, "hub_id": "someone/my-csv"},
-        plots={},
     )
     metadata, body = front_matter_and_body(card)
     assert metadata["datasets"] == ["someone/my-csv"]
@@ -183,14 +192,7 @@ def test_minimal_data_info_no_position_table_no_validation(test_report, tmp_path
 @pytest.mark.parametrize("kind", list(POSITION_EMBEDDINGS))
 def test_the_card_states_what_the_position_encoding_says_of_itself(kind, test_report, tmp_path):
     model, facts = tiny_model(kind), POSITION_EMBEDDINGS[kind]
-    card = render_model_card(
-        CARD_TEMPLATE,
-        model=model,
-        training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
-        metrics={"test": test_report},
-        data_info={"name": "subject", "splits": {"train": 10, "test": 9}},
-        plots={},
-    )
+    card = small_card(model, test_report, tmp_path)
     metadata, body = front_matter_and_body(card)
     positions, hidden = model.config.max_position_embeddings, model.config.hidden_size
     assert facts.tag in metadata["tags"]
@@ -275,14 +277,7 @@ def scheme_card(kind, test_report, folder, **overrides):
     """(model, card body, plots) of a tiny `kind` model whose plots were written into `folder`."""
     model = helpers.tiny_model(num_attention_heads=2, num_labels=4, position_embedding_type=kind, **overrides)
     plots = write_all_plots(folder, LOG_HISTORY, model, test_report["confusion_matrix"], LABELS)
-    card = render_model_card(
-        CARD_TEMPLATE,
-        model=model,
-        training_args=TrainingArguments(output_dir=str(folder), report_to=[]),
-        metrics={"test": test_report},
-        data_info={"name": "subject", "splits": {"train": 10, "test": 9}},
-        plots=plots,
-    )
+    card = small_card(model, test_report, folder, plots)
     return model, front_matter_and_body(card)[1], plots
 
 
@@ -305,14 +300,7 @@ def test_the_card_embeds_and_links_the_plots_of_what_its_scheme_holds(kind, test
 
 def test_a_card_without_plots_names_none(test_report, tmp_path):
     """The card written before its plots (training.add_reports writes it again with them) links nothing."""
-    card = render_model_card(
-        CARD_TEMPLATE,
-        model=tiny_model("alibi"),
-        training_args=TrainingArguments(output_dir=str(tmp_path), report_to=[]),
-        metrics={"test": test_report},
-        data_info={"name": "subject", "splits": {"train": 10, "test": 9}},
-        plots={},
-    )
+    card = small_card(tiny_model("alibi"), test_report, tmp_path)
     assert "plots/" not in card and "Plotted" not in card
 
 
