@@ -236,7 +236,7 @@ def test_the_documented_tokenizer_loaders_log_nothing(loaded_elsewhere, tiny_fol
 
 @pytest.mark.xfail(
     strict=True,
-    reason="transformers 5.24's AutoTokenizer, refused the folder's config code, reads config.json as a generic "
+    reason="transformers 5.24-5.25's AutoTokenizer, refused the folder's config code, reads config.json as a generic "
     "PreTrainedConfig, whose model_type '' differs from 'posenc', and logs GENERIC_CONFIG_WARNING; nothing the "
     "folder could hold avoids it but another model_type. When this passes, drop the README's note about it",
 )
@@ -247,7 +247,7 @@ def test_auto_tokenizer_without_remote_code_logs_nothing(loaded_elsewhere):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="transformers 5.24's AutoTokenizer reads config.json through AutoConfig before tokenizer_config.json, "
+    reason="transformers 5.24-5.25's AutoTokenizer reads config.json through AutoConfig before tokenizer_config.json, "
     "and config.json's auto_map (which trust_remote_code loading needs) makes AutoConfig ask; when this passes, "
     "transformers has changed: drop the trust_remote_code=False advice from the README and the model card",
 )
