@@ -9,22 +9,23 @@ Without them this module skips, or fails when `CI=true`.
     HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
         python -m pytest tests/model/test_transformers_common.py -q -p no:randomly
 
-Tests that cannot apply to an encoder-only, non-generative text model are skipped below with a
-reason each; most of the others (GPU, flash attention, DeepSpeed, multi-GPU, vision/audio) skip
-themselves through transformers' own `require_*` decorators.
+Tests that cannot apply to an encoder-only, non-generative text model are skipped with a reason each
+(`DOES_NOT_APPLY` in `common_test_selection.py`, beside this file); most of the others (GPU, flash
+attention, DeepSpeed, multi-GPU, vision/audio) skip themselves through transformers' own `require_*`
+decorators.
 
-One class per scheme (`position_embedding_type`). `PosEncModelTest` (learned) runs every common test,
-in 31 s on 2 cores; all of them for each of the eight schemes would take 4 minutes of a suite that must
-stay under 15. So the seven others run the tests that read what a scheme computes or the tensors it
-adds (`PER_SCHEME`): forward passes and heads, attention weights and hidden states, batching,
-padding and eager-SDPA equivalence, inputs_embeds, save/load, weight initialisation (T5's bucket
-table, FIRE's MLP, KERPLE's kernel, the buffers of sinusoidal, rotary and ALiBi), training and
-gradient checkpointing, and RoPE scaling for rotary, together 5-7 s each. The rest
+One class per scheme (`position_embedding_type`). `PosEncModelTest` (learned) runs every common test, in
+31 s on 2 cores; all of them for each of the eight schemes would take 4 minutes of a suite that must stay
+under 15. So the seven others run the tests that read what a scheme computes or the tensors it adds
+(`PER_SCHEME`, in `common_test_selection.py`): forward passes and heads, attention weights and hidden
+states, batching, padding and eager-SDPA equivalence, inputs_embeds, save/load, weight initialisation
+(T5's bucket table, FIRE's MLP, KERPLE's kernel, the buffers of sinusoidal, rotary and ALiBi), training
+and gradient checkpointing, and RoPE scaling for rotary, together 5-7 s each. The rest
 (`SAME_FOR_EVERY_SCHEME`) skip with the reason they cannot differ between schemes: they exercise how
-transformers loads, casts and ties weights, which attention function it picks, the token embeddings,
-or class attributes, none of which reads `position_embedding_type`. A test that a newer transformers
-adds, and this module does not sort, runs for every scheme. For each scheme that has no table (all
-but learned and sinusoidal) the table-resizing test skips, and the RoPE tests run for rotary only.
+transformers loads, casts and ties weights, which attention function it picks, the token embeddings, or
+class attributes, none of which reads `position_embedding_type`. A test that a newer transformers adds,
+and `common_test_selection.py` does not sort, runs for every scheme. For each scheme that has no table
+(all but learned and sinusoidal) the table-resizing test skips, and the RoPE tests run for rotary only.
 """
 
 import os
@@ -296,8 +297,8 @@ def skipped(reason):
 
 
 def scheme_test_class(kind, full=False):
-    """A `TestCase` of the common tests for `kind`: with `full` all of them, else those in `PER_SCHEME`
-    (and any test this module does not sort), the others skipped naming why they cannot differ."""
+    """A `TestCase` of the common tests for `kind`: with `full` all of them (but those that do not apply),
+    else the ones `skip_reason` lets through, the others skipped naming why they cannot differ."""
     namespace = {"position_embedding_type": kind}
     for name in dir(PosEncCommonTests):
         test = getattr(PosEncCommonTests, name)
